@@ -1,0 +1,95 @@
+package dev.loupe.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A model as it lives on disk: {@code onnx-models/NAME/} with a {@code manifest.json}, a weights file and a
+ * model card. The manifest:
+ * <pre>
+ * { "name": "...", "description": "...", "config": { Hugging Face config.json names },
+ *   "tokenizer": {"type": "gpt2"} | {"type": "list", "vocab": ["a", "b", ...]},
+ *   "weights": "model.safetensors", "card": "CARD.md", "placeholder": false,
+ *   "provenance": { free-form: where the weights came from, how they were made } }
+ * </pre>
+ */
+public final class ModelFolder {
+    public static final String MANIFEST = "manifest.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final ObjectNode manifest;
+    private final GptConfig config;
+
+    private ModelFolder(Path dir, ObjectNode manifest, GptConfig config) {
+        this.dir = dir;
+        this.manifest = manifest;
+        this.config = config;
+    }
+
+    /** Opens and validates a folder; every problem is reported with a message a user can act on. */
+    public static ModelFolder open(Path dir) throws ModelFolderException {
+        Path manifestFile = dir.resolve(MANIFEST);
+        if (!Files.isRegularFile(manifestFile)) throw new ModelFolderException("missing " + MANIFEST);
+        JsonNode root;
+        try {
+            root = JSON.readTree(manifestFile.toFile());
+        } catch (IOException e) {
+            throw new ModelFolderException("corrupt " + MANIFEST + ": " + firstLine(e.getMessage()));
+        }
+        if (!(root instanceof ObjectNode manifest)) throw new ModelFolderException(MANIFEST + " is not a JSON object");
+        GptConfig config;
+        try {
+            config = GptConfig.fromJson(manifest.get("config"));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFolderException(MANIFEST + ": " + e.getMessage());
+        }
+        String tokenizerType = manifest.path("tokenizer").path("type").asText("gpt2");
+        if (!tokenizerType.equals("gpt2") && !tokenizerType.equals("list"))
+            throw new ModelFolderException(MANIFEST + ": unknown tokenizer type '" + tokenizerType + "'");
+        ModelFolder folder = new ModelFolder(dir, manifest, config);
+        if (!Files.isRegularFile(folder.weightsFile()))
+            throw new ModelFolderException("missing weights file " + folder.manifest.path("weights").asText("model.safetensors"));
+        return folder;
+    }
+
+    public Path dir() { return dir; }
+    public ObjectNode manifest() { return manifest; }
+    public GptConfig config() { return config; }
+
+    /** The model's name: the manifest's, else the folder's. */
+    public String name() { return manifest.path("name").asText(dir.getFileName().toString()); }
+    public String description() { return manifest.path("description").asText(""); }
+    public boolean placeholder() { return manifest.path("placeholder").asBoolean(false); }
+    public String tokenizerType() { return manifest.path("tokenizer").path("type").asText("gpt2"); }
+    public JsonNode tokenizerSpec() { return manifest.path("tokenizer"); }
+    public JsonNode provenance() { return manifest.path("provenance"); }
+    public Path weightsFile() { return dir.resolve(manifest.path("weights").asText("model.safetensors")); }
+    public Path cardFile() { return dir.resolve(manifest.path("card").asText("CARD.md")); }
+
+    /** The model card as Markdown, or an empty string when the folder has none. */
+    public String card() {
+        try {
+            return Files.isRegularFile(cardFile()) ? Files.readString(cardFile()) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** Writes a manifest (used by import and the trainer). */
+    public static void writeManifest(Path dir, ObjectNode manifest) throws IOException {
+        Files.createDirectories(dir);
+        JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(MANIFEST).toFile(), manifest);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "unreadable";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
