@@ -1,0 +1,78 @@
+package dev.loupe.e2e;
+
+import com.microsoft.playwright.Browser;
+import com.microsoft.playwright.BrowserContext;
+import com.microsoft.playwright.BrowserType;
+import com.microsoft.playwright.Page;
+import com.microsoft.playwright.Playwright;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Base of the browser tests: Debian's Chromium driven by Playwright against the packaged app. A test fails
+ * when the page logs a JavaScript error to the console.
+ */
+public abstract class BrowserTest {
+    protected static final LoupeApp app = LoupeApp.get();
+    private static Playwright playwright;
+    private static Browser browser;
+
+    protected BrowserContext context;
+    protected Page page;
+    private final List<String> consoleErrors = new ArrayList<>();
+
+    @BeforeAll
+    static void launchBrowser() {
+        playwright = Playwright.create(new Playwright.CreateOptions()
+                .setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
+        browser = playwright.chromium().launch(new BrowserType.LaunchOptions()
+                .setExecutablePath(Path.of(System.getProperty("loupe.chromium", "/usr/bin/chromium")))
+                .setHeadless(true)
+                .setArgs(List.of("--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic")));
+    }
+
+    @AfterAll
+    static void closeBrowser() {
+        if (browser != null) browser.close();
+        if (playwright != null) playwright.close();
+    }
+
+    @BeforeEach
+    void openPage() {
+        context = browser.newContext(new Browser.NewContextOptions().setViewportSize(1400, 900));
+        page = context.newPage();
+        page.onConsoleMessage(m -> {
+            if ("error".equals(m.type())) consoleErrors.add(m.text());
+        });
+        page.onPageError(e -> consoleErrors.add("page error: " + e));
+    }
+
+    @AfterEach
+    void checkConsole() {
+        context.close();
+        assertTrue(consoleErrors.isEmpty(), "JavaScript console errors: " + consoleErrors);
+    }
+
+    /** Saves a full-page screenshot as e2e-tests/target/screenshots/NAME.png. */
+    protected Path screenshot(String name) {
+        Path file = Path.of(System.getProperty("loupe.screenshots", "target/screenshots")).resolve(name + ".png");
+        try {
+            Files.createDirectories(file.getParent());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+        page.screenshot(new Page.ScreenshotOptions().setPath(file).setFullPage(true));
+        return file;
+    }
+}

@@ -1,0 +1,126 @@
+package dev.loupe.e2e;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The packaged app, started once per test run on a free port with a fresh data directory and a copy of the
+ * repository's models plus one deliberately broken model folder.
+ */
+public final class LoupeApp {
+    public static final String BROKEN_MODEL = "broken-manifest";
+    private static LoupeApp instance;
+
+    private final Process process;
+    private final int port;
+    private final Path dataDir;
+    private final Path modelsDir;
+    private final Path log;
+
+    private LoupeApp(Process process, int port, Path dataDir, Path modelsDir, Path log) {
+        this.process = process;
+        this.port = port;
+        this.dataDir = dataDir;
+        this.modelsDir = modelsDir;
+        this.log = log;
+    }
+
+    public static synchronized LoupeApp get() {
+        if (instance == null) {
+            try {
+                instance = start();
+            } catch (Exception e) {
+                throw new IllegalStateException("could not start Loupe: " + e.getMessage(), e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(instance::stop));
+        }
+        return instance;
+    }
+
+    public String url(String path) { return "http://localhost:" + port + path; }
+    public Path dataDir() { return dataDir; }
+    public Path modelsDir() { return modelsDir; }
+
+    public HttpResponse<String> get(String path) {
+        try {
+            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url(path)))
+                    .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException("GET " + path + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static LoupeApp start() throws Exception {
+        Path jar = Path.of(System.getProperty("loupe.app.jar")).toAbsolutePath().normalize();
+        if (!Files.isRegularFile(jar)) throw new IllegalStateException("packaged app not found at " + jar);
+        Path work = Files.createTempDirectory("loupe-e2e");
+        Path data = Files.createDirectories(work.resolve("data"));
+        Path models = Files.createDirectories(work.resolve("models"));
+        copyTree(Path.of(System.getProperty("loupe.models.source")), models);
+        Path broken = Files.createDirectories(models.resolve(BROKEN_MODEL));
+        Files.writeString(broken.resolve("manifest.json"), "{ \"name\": \"broken\", \"config\": ");
+        int port = freePort();
+        Path log = work.resolve("app.log");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx2g",
+                "-Dquarkus.http.port=" + port, "-Dloupe.data-dir=" + data, "-Dloupe.models-dir=" + models,
+                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true",
+                "-jar", jar.toString()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        LoupeApp app = new LoupeApp(p, port, data, models, log);
+        app.awaitReady(Duration.ofSeconds(90));
+        return app;
+    }
+
+    private void awaitReady(Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        HttpClient client = HttpClient.newHttpClient();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) throw new IllegalStateException("app exited early:\n" + Files.readString(log));
+            try {
+                HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(url("/q/health/ready")))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) return;
+            } catch (IOException ignored) {
+                // not listening yet
+            }
+            Thread.sleep(250);
+        }
+        throw new IllegalStateException("app not ready within " + timeout + ":\n" + Files.readString(log));
+    }
+
+    private void stop() {
+        process.destroy();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(target);
+                else Files.copy(p, target);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.loupe.ui;
+
+import com.vaadin.flow.component.grid.Grid;
+import com.vaadin.flow.component.grid.GridVariant;
+import com.vaadin.flow.component.html.Div;
+import com.vaadin.flow.component.html.H2;
+import com.vaadin.flow.component.html.Paragraph;
+import com.vaadin.flow.component.html.Pre;
+import com.vaadin.flow.component.html.Span;
+import com.vaadin.flow.component.orderedlayout.VerticalLayout;
+import com.vaadin.flow.data.renderer.ComponentRenderer;
+import com.vaadin.flow.router.PageTitle;
+import com.vaadin.flow.router.Route;
+import dev.loupe.model.GptConfig;
+import dev.loupe.service.ModelCatalog;
+
+/** The landing page: every model Loupe found, with its shape and card. */
+@Route(value = "", layout = MainLayout.class)
+@PageTitle("Loupe — models")
+public class HomeView extends VerticalLayout {
+
+    public HomeView(ModelCatalog catalog) {
+        add(new H2("Models"));
+        add(new Paragraph("Models found in " + catalog.modelsDir() + ". Prompts are run with "
+                + "<|endoftext|> prepended as the first token, as TransformerLens does."));
+
+        Grid<ModelCatalog.Entry> grid = new Grid<>();
+        grid.setId("models");
+        grid.addThemeVariants(GridVariant.LUMO_ROW_STRIPES);
+        grid.addColumn(ModelCatalog.Entry::name).setHeader("Model").setAutoWidth(true).setFlexGrow(0);
+        grid.addColumn(e -> e.config().map(c -> formatCount(c.parameterCount())).orElse("")).setHeader("Size");
+        grid.addColumn(e -> e.config().map(GptConfig::nLayers).map(String::valueOf).orElse("")).setHeader("Layers");
+        grid.addColumn(e -> e.config().map(GptConfig::nHeads).map(String::valueOf).orElse("")).setHeader("Heads");
+        grid.addColumn(e -> e.config().map(GptConfig::dModel).map(String::valueOf).orElse("")).setHeader("d_model");
+        grid.addColumn(e -> e.config().map(GptConfig::dVocab).map(String::valueOf).orElse("")).setHeader("Vocabulary");
+        grid.addColumn(new ComponentRenderer<>(HomeView::status)).setHeader("Status").setAutoWidth(true);
+        grid.setItemDetailsRenderer(new ComponentRenderer<>(HomeView::card));
+        grid.setItems(catalog.entries());
+        grid.setAllRowsVisible(true);
+        add(grid);
+        if (catalog.entries().isEmpty()) {
+            add(new Paragraph("No models yet: create one with ./loupe import <file.safetensors> --name NAME."));
+        }
+        setWidthFull();
+    }
+
+    private static Span status(ModelCatalog.Entry e) {
+        Span s;
+        if (!e.available()) {
+            s = new Span("unavailable: " + e.problem());
+            s.getElement().getThemeList().add("badge error");
+        } else if (e.folder().placeholder()) {
+            s = new Span("placeholder");
+            s.getElement().getThemeList().add("badge contrast");
+        } else {
+            s = new Span("ready");
+            s.getElement().getThemeList().add("badge success");
+        }
+        return s;
+    }
+
+    private static Div card(ModelCatalog.Entry e) {
+        Div d = new Div();
+        if (!e.available()) {
+            d.add(new Paragraph(e.problem()));
+        } else {
+            Pre card = new Pre(e.folder().card().isBlank() ? "(no model card)" : e.folder().card());
+            card.getStyle().set("white-space", "pre-wrap");
+            d.add(card);
+        }
+        return d;
+    }
+
+    static String formatCount(long n) {
+        if (n >= 1_000_000_000) return String.format("%.2fB", n / 1e9);
+        if (n >= 1_000_000) return String.format("%.1fM", n / 1e6);
+        if (n >= 1_000) return String.format("%.1fK", n / 1e3);
+        return Long.toString(n);
+    }
+}
