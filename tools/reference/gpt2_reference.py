@@ -1,6 +1,6 @@
 """Loupe's independent PyTorch reference for GPT-2 (HF GPT2LMHeadModel semantics).
 
-Written from docs DESIGN §2/§3: pre-LN blocks, LayerNorm with biased variance, Conv1D
+Written from the Loupe design brief (DESIGN.md §2/§3): pre-LN blocks, LayerNorm with biased variance, Conv1D
 weights stored input-major (y = x·W + b), gelu_new, causal attention, tied unembedding.
 Every activation is exposed under its TransformerLens hook name (see HOOK_NAMES / hook_names()).
 
