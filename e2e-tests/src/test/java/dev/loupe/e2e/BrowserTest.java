@@ -56,6 +56,10 @@ public abstract class BrowserTest {
             if ("error".equals(m.type())) consoleErrors.add(m.text());
         });
         page.onPageError(e -> consoleErrors.add("page error: " + e));
+        // the console says only "Failed to load resource"; keep the address so a failure names it
+        page.onResponse(r -> {
+            if (r.status() >= 400) consoleErrors.add("HTTP " + r.status() + " " + r.url());
+        });
     }
 
     @AfterEach

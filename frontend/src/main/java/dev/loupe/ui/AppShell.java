@@ -2,12 +2,16 @@ package dev.loupe.ui;
 
 import com.vaadin.flow.component.page.AppShellConfigurator;
 import com.vaadin.flow.component.page.Push;
-import com.vaadin.flow.server.PWA;
+import com.vaadin.flow.server.AppShellSettings;
 import com.vaadin.flow.theme.Theme;
-import com.vaadin.flow.theme.lumo.Lumo;
 
 /** Application-wide page settings. */
-@Theme(themeClass = Lumo.class)
+@Theme("loupe")
 @Push
 public class AppShell implements AppShellConfigurator {
+
+    @Override
+    public void configurePage(AppShellSettings settings) {
+        settings.addLink("icon", "icons/loupe.svg");
+    }
 }

@@ -5,7 +5,7 @@ import com.vaadin.flow.component.grid.GridVariant;
 import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.H2;
 import com.vaadin.flow.component.html.Paragraph;
-import com.vaadin.flow.component.html.Pre;
+import com.vaadin.flow.component.markdown.Markdown;
 import com.vaadin.flow.component.html.Span;
 import com.vaadin.flow.component.orderedlayout.VerticalLayout;
 import com.vaadin.flow.data.renderer.ComponentRenderer;
@@ -64,9 +64,7 @@ public class HomeView extends VerticalLayout {
         if (!e.available()) {
             d.add(new Paragraph(e.problem()));
         } else {
-            Pre card = new Pre(e.folder().card().isBlank() ? "(no model card)" : e.folder().card());
-            card.getStyle().set("white-space", "pre-wrap");
-            d.add(card);
+            d.add(new Markdown(e.folder().card().isBlank() ? "*(no model card)*" : e.folder().card()));
         }
         return d;
     }
