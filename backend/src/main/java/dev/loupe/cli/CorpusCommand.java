@@ -34,7 +34,13 @@ public final class CorpusCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new CorpusCommand()).execute(args));
+        CommandLine cli = new CommandLine(new CorpusCommand());
+        // problems the user can fix (npm missing, no dataset yet) read better as one line than as a stack trace
+        cli.setExecutionExceptionHandler((e, line, parsed) -> {
+            line.getErr().println("corpus: " + e.getMessage());
+            return 1;
+        });
+        System.exit(cli.execute(args));
     }
 
     @Command(name = "fetch", mixinStandardHelpOptions = true,
