@@ -82,7 +82,7 @@ public final class PosTags {
                 || base.startsWith("md")) return "VERB";
         if (base.startsWith("jj")) return "ADJ";
         if (base.equals("rp") || base.equals("to")) return "PRT";
-        if (base.startsWith("rb") || base.startsWith("rn") || base.startsWith("ql") || base.equals("wrb")) return "ADV";
+        if (base.startsWith("rb") || base.startsWith("rn") || base.startsWith("ql") || base.equals("wrb") || base.equals("wql")) return "ADV";
         if (base.startsWith("pp") || base.startsWith("pn") || base.startsWith("wp")) return "PRON";
         if (base.startsWith("at") || base.startsWith("dt") || base.startsWith("ab") || base.startsWith("ap")
                 || base.equals("wdt") || base.equals("ex")) return "DET";
