@@ -156,7 +156,7 @@ public final class Engine implements AutoCloseable {
                         out.put(e.getKey(), current);
                         keepInput = true;
                     } else {
-                        out.put(e.getKey(), (OnnxTensor) result.get(e.getValue()).orElseThrow());
+                        out.put(e.getKey(), (OnnxTensor) result.get(e.getValue()).orElseThrow(), graph.hookLayouts().get(e.getKey()));
                         keepResult = true;
                     }
                 }

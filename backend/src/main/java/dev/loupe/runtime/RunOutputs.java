@@ -42,6 +42,7 @@ final class RunOutputs {
     }
 
     private final Map<String, OnnxTensor> natives = new LinkedHashMap<>();
+    private final Map<String, int[]> layouts = new LinkedHashMap<>();
     private final Map<String, Tensor> heap = new LinkedHashMap<>();
     private final Natives state;
     private final Cleaner.Cleanable cleanable;
@@ -55,8 +56,12 @@ final class RunOutputs {
     synchronized void own(AutoCloseable owner) { state.owners.add(owner); }
 
     /** Registers a tensor under a name; it must belong to something {@link #own}ed. */
-    synchronized void put(String name, OnnxTensor t) {
+    synchronized void put(String name, OnnxTensor t) { put(name, t, null); }
+
+    /** As {@link #put(String, OnnxTensor)}, stored in another dimension order (see CompiledGraph#hookLayouts). */
+    synchronized void put(String name, OnnxTensor t, int[] layout) {
         natives.put(name, t);
+        if (layout != null) layouts.put(name, layout);
         long b = 4L * t.getInfo().getNumElements();
         state.bytes += b;
         state.liveBytes.addAndGet(b);
@@ -73,7 +78,7 @@ final class RunOutputs {
         OnnxTensor n = natives.get(name);
         if (n == null) return null;
         if (state.freed) throw new IllegalStateException("'" + name + "' was not read before its run result was closed");
-        t = toTensor(n);
+        t = layouts.containsKey(name) ? permuted(n, layouts.get(name)) : toTensor(n);
         heap.put(name, t);
         return t;
     }
@@ -87,6 +92,30 @@ final class RunOutputs {
 
     /** Frees the native memory; tensors already read stay valid. */
     synchronized void close() { cleanable.clean(); }
+
+    /** Copies with dimension i of the result taken from dimension perm[i] of the source; the last stays last. */
+    static Tensor permuted(OnnxTensor t, int[] perm) {
+        long[] src = t.getInfo().getShape();
+        int rank = src.length, row = (int) src[rank - 1];
+        if (perm[rank - 1] != rank - 1) throw new IllegalArgumentException("the last dimension must stay last");
+        int[] shape = new int[rank];
+        for (int i = 0; i < rank; i++) shape[i] = (int) src[perm[i]];
+        long[] srcStride = new long[rank];
+        for (int i = rank - 1, s = 1; i >= 0; i--) {
+            srcStride[i] = s;
+            s *= (int) src[i];
+        }
+        java.nio.FloatBuffer in = t.getFloatBuffer(); // one copy out of native memory, then rows are reordered
+        float[] from = in.array(), to = new float[from.length];
+        int[] idx = new int[rank - 1];
+        for (int o = 0; o < to.length; o += row) {
+            long off = 0;
+            for (int i = 0; i < rank - 1; i++) off += idx[i] * srcStride[perm[i]];
+            System.arraycopy(from, (int) off, to, o, row);
+            for (int i = rank - 2; i >= 0 && ++idx[i] == shape[i]; i--) idx[i] = 0;
+        }
+        return new Tensor(to, shape);
+    }
 
     static Tensor toTensor(OnnxTensor t) {
         long[] shape = t.getInfo().getShape();
