@@ -19,8 +19,8 @@ public final class Predictions {
      */
     public record Position(int position, TokenInfo token, Double loss, Double prob, Integer rank, List<Candidate> next) {}
 
-    /** @param meanLoss mean loss over positions 1..T-1 (NaN for a single token) */
-    public record Result(List<Position> positions, double meanLoss) {}
+    /** @param meanLoss mean loss over positions 1..T-1 (null for a single token) */
+    public record Result(List<Position> positions, Double meanLoss) {}
 
     public static Result compute(Subject s, int[] ids, int k) {
         Tensor logits = s.engine().logits(ids);
@@ -44,6 +44,6 @@ public final class Predictions {
             }
             out.add(new Position(p, s.token(ids[p]), loss, prob, rank, Ops.candidates(s, data, p * vocab, vocab, k)));
         }
-        return new Result(out, ids.length > 1 ? lossSum / (ids.length - 1) : Double.NaN);
+        return new Result(out, ids.length > 1 ? (Double) (lossSum / (ids.length - 1)) : null);
     }
 }

@@ -47,6 +47,7 @@ public class Heatmap extends ChartComponent {
         public Spec legend() { o.put("legend", true); return this; }
         public Spec height(int px) { o.put("height", px); return this; }
         public Spec labelSize(int px) { o.put("labelSize", px); return this; }
+        public Spec hideAxes() { o.put("hideAxes", true); return this; }
         public Spec xRotate(int deg) { o.put("xRotate", deg); return this; }
         public Spec grid(int left, int bottom) { o.put("gridLeft", left); o.put("gridBottom", bottom); return this; }
         public Spec nameGaps(int x, int y) { o.put("xNameGap", x); o.put("yNameGap", y); return this; }
