@@ -63,8 +63,9 @@ public class AttentionView extends ExplorerPage {
     }
 
     private void run() {
+        if (!validPrompt(prompt.getValue())) return;
         state.set("text", prompt.getValue(), "layer", layer.getValue(), "head", head.getValue());
-        show();
+        rerun();
     }
 
     private void render(Div out, int l, int h) {
@@ -110,7 +111,7 @@ public class AttentionView extends ExplorerPage {
 
     private void selectHead(int h) {
         state.set("head", h);
-        show();
+        rerun();
     }
 
     /** The pattern with the entries above the diagonal (keys after the query) left empty. */

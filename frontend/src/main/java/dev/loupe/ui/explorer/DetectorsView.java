@@ -56,7 +56,7 @@ public class DetectorsView extends ExplorerPage {
 
     private void run() {
         state.set("length", length.getValue(), "batch", batch.getValue(), "seed", seed.getValue());
-        show();
+        rerun();
     }
 
     private void render(Div out) {

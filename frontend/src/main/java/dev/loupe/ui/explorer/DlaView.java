@@ -58,8 +58,11 @@ public class DlaView extends ExplorerPage {
     }
 
     private void run() {
-        state.set("text", prompt.getValue(), "pos", position.getValue(), "a", tokenA.getValue(), "b", tokenB.getValue());
-        show();
+        if (!validPrompt(prompt.getValue())) return;
+        // a new prompt starts at its last position again
+        Integer pos = prompt.getValue().equals(state.get("text")) ? position.getValue() : null;
+        state.set("text", prompt.getValue(), "pos", pos, "a", tokenA.getValue(), "b", tokenB.getValue());
+        rerun();
     }
 
     private void render(Div out) {

@@ -87,6 +87,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         state.read(event.getLocation());
         heading.setText(title() + (model == null ? "" : " · " + model));
         buildNav();
+        error.setVisible(false);
         guarded(() -> {
             explorer.config(model); // unknown or unusable model: a clear message, nothing else
             show();
@@ -119,7 +120,6 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     protected boolean guarded(Runnable action) {
         try {
             action.run();
-            error.setVisible(false);
             return true;
         } catch (ApiException | IllegalArgumentException e) {
             fail(e.getMessage());
@@ -128,6 +128,17 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
             fail("Something went wrong: " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
         return false;
+    }
+
+    /** Checks a typed prompt (empty, too long, unknown words) before it goes into the URL. */
+    protected boolean validPrompt(String text) {
+        return guarded(() -> explorer.tokenize(model, text));
+    }
+
+    /** Shows the view again from its (changed) state, clearing an earlier error. */
+    protected void rerun() {
+        error.setVisible(false);
+        guarded(this::show);
     }
 
     protected void fail(String message) {

@@ -59,13 +59,14 @@ public class LogitLensView extends ExplorerPage {
     }
 
     private void run() {
+        if (!validPrompt(prompt.getValue())) return;
         boolean chosen = CHOSEN.equals(mode.getValue());
         if (chosen && token.getValue().isEmpty()) {
             fail("type the token whose probability to show");
             return;
         }
         state.set("text", prompt.getValue(), "token", chosen ? token.getValue() : null);
-        show();
+        rerun();
     }
 
     private void render(Div out) {

@@ -47,9 +47,9 @@ public class PromptView extends ExplorerPage {
     }
 
     private void run() {
+        if (!validPrompt(prompt.getValue())) return;
         state.set("text", prompt.getValue(), "pos", null);
-        body.removeAll();
-        show();
+        rerun();
     }
 
     private void render(Div out) {
@@ -141,7 +141,6 @@ public class PromptView extends ExplorerPage {
 
     private void select(int pos) {
         state.set("pos", pos);
-        body.removeAll();
-        show();
+        rerun();
     }
 }
