@@ -67,7 +67,7 @@ public final class GraphCompiler {
     private final class Build {
         private final GraphSpec spec;
         private final GraphBuilder g;
-        private final Set<String> weightInputs = new LinkedHashSet<>();
+        private final Set<String> weightsUsed = new LinkedHashSet<>();
         private final Map<String, String> hookPorts = new LinkedHashMap<>();
         private final List<String> patchedHooks = new ArrayList<>();
         private final int d = config.dModel(), nh = config.nHeads(), dh = config.dHead();
@@ -100,7 +100,8 @@ public final class GraphCompiler {
             }
             if (output.equals(Ports.LOGITS)) g.output(Ports.LOGITS, DataType.FLOAT, "batch", "pos", config.dVocab());
             else g.output(Ports.RESID_OUT, DataType.FLOAT, "batch", "pos", d);
-            return new CompiledGraph(spec, g.build().toByteArray(), input, output, List.copyOf(weightInputs),
+            List<String> fed = mode == WeightMode.INPUTS ? List.copyOf(weightsUsed) : List.of();
+            return new CompiledGraph(spec, g.build().toByteArray(), input, output, fed,
                     java.util.Collections.unmodifiableMap(hookPorts), List.copyOf(patchedHooks));
         }
 
@@ -155,8 +156,7 @@ public final class GraphCompiler {
         }
 
         String w(String name) {
-            if (weightInputs.contains(name)) return name;
-            weightInputs.add(name);
+            if (!weightsUsed.add(name)) return name;
             int[] shape = GptWeights.expectedShapes(config).get(name);
             if (mode == WeightMode.INPUTS) {
                 Object[] dims = new Object[shape.length];
