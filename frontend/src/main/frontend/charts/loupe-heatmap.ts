@@ -22,7 +22,7 @@ class LoupeHeatmap extends ChartElement {
     return {
       animation: false,
       title: s.title ? { text: s.title, left: 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
-      grid: { left: s.gridLeft ?? 90, right: 20, top: s.title ? 36 : 12, bottom: s.gridBottom ?? 70, containLabel: false },
+      grid: { left: s.gridLeft ?? 90, right: 20, top: s.title || s.legend ? 36 : 12, bottom: s.gridBottom ?? 70, containLabel: false },
       tooltip: {
         confine: true,
         formatter: (p: any) => {
@@ -45,7 +45,8 @@ class LoupeHeatmap extends ChartElement {
       },
       visualMap: {
         min: s.min ?? 0, max: s.max ?? 1, calculable: false, show: s.legend ?? false, inRange: { color: colors },
-        orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
+        orient: 'horizontal', right: 10, top: 0, itemHeight: 100, itemWidth: 10,
+        text: [fmt(s.max ?? 1), fmt(s.min ?? 0)], textStyle: { fontSize: 10 },
       },
       series: [{
         type: 'heatmap', data,
