@@ -34,7 +34,8 @@ public final class HeadDetectors {
         int[][] seqs = repeatedRandomTokens(c.dVocab(), s.tokenizer().bosId(), seqLen, batch, seed);
         if (seqs[0].length > c.nCtx())
             throw new IllegalArgumentException("sequences of 1 + 2·" + seqLen + " tokens do not fit the context of " + c.nCtx());
-        RunResult run = s.engine().run(RunRequest.of(seqs).cacheRegex("attn\\.hook_pattern$").withoutLogits());
+        // patterns only: stop after the last block, so the unembedding is never computed
+        RunResult run = s.engine().run(RunRequest.of(seqs).cacheRegex("attn\\.hook_pattern$").stopAfter(c.nLayers() - 1));
         List<Tensor> patterns = new ArrayList<>();
         for (int l = 0; l < c.nLayers(); l++) patterns.add(run.get(HookPoints.name(l, "attn.hook_pattern")));
         Scores sc = scores(seqs, patterns);

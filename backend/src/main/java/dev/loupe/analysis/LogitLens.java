@@ -30,44 +30,42 @@ public final class LogitLens {
         GptConfig c = s.config();
         int n = c.nLayers();
         int t = ids.length;
-        RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex("hook_resid_pre$"));
+        // the blocks once, keeping every resid_pre and the final residual; then one unembedding run over all of them
+        RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex("hook_resid_pre$").stopAfter(n - 1));
+        int d = c.dModel();
         List<String> layers = new ArrayList<>();
         List<List<Cell>> cells = new ArrayList<>();
         int vocab = c.dVocab();
         int rowsPerChunk = (int) Math.max(1, MAX_FLOATS_PER_CHUNK / ((long) t * vocab));
-        for (int from = 0; from < n; from += rowsPerChunk) {
-            int to = Math.min(n, from + rowsPerChunk);
-            Tensor stacked = Tensor.zeros(to - from, t, c.dModel());
+        for (int from = 0; from <= n; from += rowsPerChunk) {
+            int to = Math.min(n + 1, from + rowsPerChunk);
+            Tensor stacked = Tensor.zeros(to - from, t, d);
             for (int l = from; l < to; l++) {
-                float[] src = run.get(HookPoints.name(l, "hook_resid_pre")).data();
-                System.arraycopy(src, 0, stacked.data(), (l - from) * t * c.dModel(), t * c.dModel());
+                float[] src = l < n ? run.get(HookPoints.name(l, "hook_resid_pre")).data() : run.residual().data();
+                System.arraycopy(src, 0, stacked.data(), (l - from) * t * d, t * d);
             }
             Tensor logits = s.engine().run(RunRequest.fromResidual(n, stacked)).logits();
             for (int l = from; l < to; l++) {
-                layers.add(HookPoints.name(l, "hook_resid_pre"));
+                layers.add(l < n ? HookPoints.name(l, "hook_resid_pre") : "output");
                 cells.add(row(s, logits.data(), (l - from) * t * vocab, t, vocab, target, k));
             }
         }
-        layers.add("output");
-        cells.add(row(s, run.logits().data(), 0, t, vocab, target, k));
         return new Result(s.tokens(ids), layers, cells, target == null ? null : s.token(target));
     }
 
     private static List<Cell> row(Subject s, float[] logits, int off, int t, int vocab, Integer target, int k) {
-        List<Cell> out = new ArrayList<>(t);
-        for (int p = 0; p < t; p++) {
+        Cell[] out = new Cell[t];
+        java.util.stream.IntStream.range(0, t).parallel().forEach(p -> {
             int o = off + p * vocab;
+            double lse = Ops.logSumExp(logits, o, vocab);
             Double prob = null;
             Integer rank = null;
             if (target != null) {
-                float v = logits[o + target];
-                prob = Math.exp(v - Ops.logSumExp(logits, o, vocab));
-                int r = 1;
-                for (int i = 0; i < vocab; i++) if (logits[o + i] > v) r++;
-                rank = r;
+                prob = Math.exp(logits[o + target] - lse);
+                rank = Ops.rank(logits, o, vocab, target);
             }
-            out.add(new Cell(Ops.candidates(s, logits, o, vocab, k), prob, rank));
-        }
-        return out;
+            out[p] = new Cell(Ops.candidates(s, logits, o, vocab, k, lse), prob, rank);
+        });
+        return List.of(out);
     }
 }

@@ -18,6 +18,14 @@ public final class Ops {
         return max + Math.log(s);
     }
 
+    /** Number of entries of row[off .. off+n) greater than row[off + id], plus one. */
+    public static int rank(float[] row, int off, int n, int id) {
+        float v = row[off + id];
+        int r = 1;
+        for (int i = 0; i < n; i++) if (row[off + i] > v) r++;
+        return r;
+    }
+
     /** Indices of the k largest values of row[off .. off+n), largest first (ties: lower index first). */
     public static int[] topK(float[] row, int off, int n, int k) {
         k = Math.min(k, n);
@@ -41,7 +49,11 @@ public final class Ops {
 
     /** The top-k candidates of one row of logits, with softmax probabilities. */
     public static List<Candidate> candidates(Subject s, float[] logits, int off, int n, int k) {
-        double lse = logSumExp(logits, off, n);
+        return candidates(s, logits, off, n, k, logSumExp(logits, off, n));
+    }
+
+    /** As above, with the row's log Σ exp already known. */
+    public static List<Candidate> candidates(Subject s, float[] logits, int off, int n, int k, double lse) {
         List<Candidate> out = new ArrayList<>(k);
         for (int id : topK(logits, off, n, k)) {
             double logit = logits[off + id];

@@ -26,24 +26,23 @@ public final class Predictions {
         Tensor logits = s.engine().logits(ids);
         int vocab = logits.dim(-1);
         float[] data = logits.data();
-        List<Position> out = new ArrayList<>(ids.length);
-        double lossSum = 0;
-        for (int p = 0; p < ids.length; p++) {
+        double[] lse = new double[ids.length];
+        java.util.stream.IntStream.range(0, ids.length).parallel().forEach(p -> lse[p] = Ops.logSumExp(data, p * vocab, vocab));
+        Position[] out = new Position[ids.length];
+        java.util.stream.IntStream.range(0, ids.length).parallel().forEach(p -> {
             Double loss = null, prob = null;
             Integer rank = null;
             if (p > 0) {
                 int off = (p - 1) * vocab;
-                double lp = data[off + ids[p]] - Ops.logSumExp(data, off, vocab);
+                double lp = data[off + ids[p]] - lse[p - 1];
                 loss = -lp;
                 prob = Math.exp(lp);
-                lossSum += loss;
-                int r = 1;
-                float mine = data[off + ids[p]];
-                for (int v = 0; v < vocab; v++) if (data[off + v] > mine) r++;
-                rank = r;
+                rank = Ops.rank(data, off, vocab, ids[p]);
             }
-            out.add(new Position(p, s.token(ids[p]), loss, prob, rank, Ops.candidates(s, data, p * vocab, vocab, k)));
-        }
-        return new Result(out, ids.length > 1 ? (Double) (lossSum / (ids.length - 1)) : null);
+            out[p] = new Position(p, s.token(ids[p]), loss, prob, rank, Ops.candidates(s, data, p * vocab, vocab, k, lse[p]));
+        });
+        double lossSum = 0;
+        for (Position p : out) if (p.loss() != null) lossSum += p.loss();
+        return new Result(List.of(out), ids.length > 1 ? (Double) (lossSum / (ids.length - 1)) : null);
     }
 }

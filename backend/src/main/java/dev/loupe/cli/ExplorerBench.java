@@ -202,14 +202,14 @@ public final class ExplorerBench implements Callable<Integer> {
                 + "wooden fence near the river and their teacher counts every bird that flies across the bright morning sky "
                 + "before lunch").split(" ");
         StringBuilder sb = new StringBuilder("Sample " + Math.abs(variant * 7919 % 100000) + ":");
-        int w = variant & 0x7fffffff;
+        int w = Math.floorMod(variant, words.length);
         if (tok instanceof dev.loupe.tokenizer.ListTokenizer lt) {
             List<String> vocab = lt.vocab().stream().filter(s -> !s.startsWith("<")).toList();
             List<String> out = new ArrayList<>();
             for (int i = 0; i < n; i++) out.add(vocab.get(Math.floorMod(i * 7 + variant * 13 + i / vocab.size(), vocab.size())));
             return String.join(" ", out);
         }
-        while (tok.encodeText(sb.toString()).length < n) sb.append(' ').append(words[w++ % words.length]);
+        while (tok.encodeText(sb.toString()).length < n) sb.append(" ").append(words[w++ % words.length]);
         String s = sb.toString();
         while (tok.encodeText(s).length > n) s = s.substring(0, s.length() - 1);
         return s;

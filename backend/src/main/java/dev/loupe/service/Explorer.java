@@ -30,9 +30,17 @@ public class Explorer {
     public static final int TOP_K = 10;
     public static final int LENS_TOP_K = 5;
     public static final int MAX_DETECTOR_BATCH = 16;
+    /** Default detector input: 2 sequences of BOS + 40 random tokens twice (81 tokens each). */
+    public static final int DETECTOR_LENGTH = 40, DETECTOR_BATCH = 2;
 
     /** A result with where it came from. */
     public record Answer<T>(String model, boolean cached, String key, long millis, T result) {}
+
+    /** The same as JSON: {@code {"model", "cached", "key", "millis", "result"}}, built without decoding a cached result. */
+    public record JsonAnswer(boolean cached, String key, byte[] json) {}
+
+    /** A validated request: which analysis on which model with which parameters, and how to compute it. */
+    public record Query<T>(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -140,47 +148,67 @@ public class Explorer {
     // ---------------------------------------------------------------- analyses
 
     public Answer<Predictions.Result> prompt(String model, String text) {
+        return answer(promptQuery(model, text));
+    }
+
+    public Query<Predictions.Result> promptQuery(String model, String text) {
         int[] ids = tokenize(model, text);
-        return cached(model, "prompt", params("ids", ids, "k", TOP_K), Predictions.Result.class,
+        return new Query<>(model, "prompt", params("ids", ids, "k", TOP_K), Predictions.Result.class,
                 () -> Predictions.compute(subject(model), ids, TOP_K));
     }
 
     public Answer<LogitLens.Result> logitLens(String model, String text, String token) {
+        return answer(logitLensQuery(model, text, token));
+    }
+
+    public Query<LogitLens.Result> logitLensQuery(String model, String text, String token) {
         int[] ids = tokenize(model, text);
         Integer target = token == null || token.isEmpty() ? null : token(model, token, "token");
-        return cached(model, "logit-lens", params("ids", ids, "target", target, "k", LENS_TOP_K), LogitLens.Result.class,
+        return new Query<>(model, "logit-lens", params("ids", ids, "target", target, "k", LENS_TOP_K), LogitLens.Result.class,
                 () -> LogitLens.compute(subject(model), ids, target, LENS_TOP_K));
     }
 
     public Answer<AttentionPatterns.Result> attention(String model, String text, Integer layer, Integer head) {
+        return answer(attentionQuery(model, text, layer, head));
+    }
+
+    public Query<AttentionPatterns.Result> attentionQuery(String model, String text, Integer layer, Integer head) {
         int[] ids = tokenize(model, text);
         int l = checkLayer(model, layer);
         int h = checkHead(model, head);
-        return cached(model, "attention", params("ids", ids, "layer", l, "head", h), AttentionPatterns.Result.class,
+        return new Query<>(model, "attention", params("ids", ids, "layer", l, "head", h), AttentionPatterns.Result.class,
                 () -> AttentionPatterns.compute(subject(model), ids, l, h));
     }
 
     /** @param a the token whose logit is attributed; null: the model's top prediction at the position */
     public Answer<DirectLogitAttribution.Result> dla(String model, String text, Integer position, String a, String b) {
+        return answer(dlaQuery(model, text, position, a, b));
+    }
+
+    public Query<DirectLogitAttribution.Result> dlaQuery(String model, String text, Integer position, String a, String b) {
         int[] ids = tokenize(model, text);
         int p = checkPosition(ids, position);
         int ta = a == null || a.isEmpty() ? topPrediction(model, text, p) : token(model, a, "token A");
         Integer tb = b == null || b.isEmpty() ? null : token(model, b, "token B");
-        return cached(model, "dla", params("ids", ids, "position", p, "a", ta, "b", tb), DirectLogitAttribution.Result.class,
+        return new Query<>(model, "dla", params("ids", ids, "position", p, "a", ta, "b", tb), DirectLogitAttribution.Result.class,
                 () -> DirectLogitAttribution.compute(subject(model), ids, p, ta, tb));
     }
 
     public Answer<HeadDetectors.Result> detectors(String model, Integer length, Integer batch, Long seed) {
+        return answer(detectorsQuery(model, length, batch, seed));
+    }
+
+    public Query<HeadDetectors.Result> detectorsQuery(String model, Integer length, Integer batch, Long seed) {
         GptConfig c = config(model);
         int maxLen = (c.nCtx() - 1) / 2;
-        int n = length == null ? Math.min(50, maxLen) : length;
+        int n = length == null ? Math.min(DETECTOR_LENGTH, maxLen) : length;
         if (n < 2 || n > maxLen)
             throw ApiException.badRequest("sequence length " + n + " is out of range: BOS + the sequence twice must fit the context of "
                     + c.nCtx() + ", so 2–" + maxLen);
-        int bt = batch == null ? 4 : batch;
+        int bt = batch == null ? DETECTOR_BATCH : batch;
         if (bt < 1 || bt > MAX_DETECTOR_BATCH) throw ApiException.badRequest("batch " + bt + " is out of range: 1–" + MAX_DETECTOR_BATCH);
         long sd = seed == null ? 0 : seed;
-        return cached(model, "detectors", params("length", n, "batch", bt, "seed", sd), HeadDetectors.Result.class,
+        return new Query<>(model, "detectors", params("length", n, "batch", bt, "seed", sd), HeadDetectors.Result.class,
                 () -> HeadDetectors.compute(subject(model), n, bt, sd));
     }
 
@@ -188,17 +216,37 @@ public class Explorer {
         return prompt(model, text).result().positions().get(position).next().get(0).id();
     }
 
-    private <T> Answer<T> cached(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute) {
+    /** Runs a query through the result cache. */
+    public <T> Answer<T> answer(Query<T> q) {
         long t0 = System.nanoTime();
-        String fingerprint = engines.get(model).fingerprint();
-        String request;
+        var c = cache.getOrCompute(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.type(), q.compute());
+        return new Answer<>(q.model(), c.hit(), c.key(), (System.nanoTime() - t0) / 1_000_000, c.value());
+    }
+
+    /** Runs a query through the result cache, answering JSON (the REST API's body). */
+    public JsonAnswer json(Query<?> q) {
+        long t0 = System.nanoTime();
+        var c = cache.getOrComputeJson(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.compute());
+        byte[] head;
         try {
-            request = JSON.writeValueAsString(params);
+            head = ("{\"model\":" + JSON.writeValueAsString(q.model()) + ",\"cached\":" + c.hit() + ",\"key\":\"" + c.key()
+                    + "\",\"millis\":" + (System.nanoTime() - t0) / 1_000_000 + ",\"result\":").getBytes(java.nio.charset.StandardCharsets.UTF_8);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-        var c = cache.getOrCompute(fingerprint, analysis, request, type, compute);
-        return new Answer<>(model, c.hit(), c.key(), (System.nanoTime() - t0) / 1_000_000, c.value());
+        byte[] out = new byte[head.length + c.json().length + 1];
+        System.arraycopy(head, 0, out, 0, head.length);
+        System.arraycopy(c.json(), 0, out, head.length, c.json().length);
+        out[out.length - 1] = '}';
+        return new JsonAnswer(c.hit(), c.key(), out);
+    }
+
+    private static String requestJson(Query<?> q) {
+        try {
+            return JSON.writeValueAsString(q.params());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static Map<String, Object> params(Object... kv) {

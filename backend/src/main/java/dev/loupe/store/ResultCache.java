@@ -38,10 +38,16 @@ public class ResultCache {
     /** A value and whether it came from the cache. */
     public record Cached<T>(T value, boolean hit, String key) {}
 
+    /** A value as JSON text (UTF-8), whether it came from the cache, and its key. */
+    public record CachedJson(byte[] json, boolean hit, String key) {}
+
     private final DataSource dataSource;
     private final ObjectMapper json = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
     private final ConcurrentHashMap<String, CompletableFuture<byte[]>> inFlight = new ConcurrentHashMap<>();
+    private static final long MAX_HOT_BYTES = 64L << 20;
+    private final java.util.Map<String, byte[]> recent = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(64, 0.75f, true));
+    private long hotBytes;
 
     @Inject
     public ResultCache(DataSource dataSource) {
@@ -64,36 +70,64 @@ public class ResultCache {
      * {@code compute} pass through unchanged and nothing is stored.
      */
     public <T> Cached<T> getOrCompute(String model, String analysis, String requestJson, Class<T> type, Supplier<T> compute) {
+        @SuppressWarnings("unchecked") T[] computed = (T[]) new Object[1];
+        CachedJson c = getOrComputeJson(model, analysis, requestJson, () -> computed[0] = compute.get());
+        T value = computed[0] != null && !c.hit() ? computed[0] : decode(c.json(), type);
+        return new Cached<>(value, c.hit(), c.key());
+    }
+
+    /**
+     * As {@link #getOrCompute}, answering the result as JSON: a hit is served without decoding it, so cached answers
+     * cost a lookup and a copy.
+     */
+    public CachedJson getOrComputeJson(String model, String analysis, String requestJson, Supplier<?> compute) {
         String key = key(model, analysis, requestJson);
+        byte[] hot = recent.get(key);
+        if (hot != null) return new CachedJson(hot, true, key);
         byte[] stored = load(key);
-        if (stored != null) return new Cached<>(decode(stored, type), true, key);
+        if (stored != null) return new CachedJson(remember(key, gunzip(stored)), true, key);
 
         CompletableFuture<byte[]> mine = new CompletableFuture<>();
         CompletableFuture<byte[]> running = inFlight.putIfAbsent(key, mine);
         if (running != null) {
             try {
-                return new Cached<>(decode(running.get(), type), true, key);
+                return new CachedJson(running.get(), true, key);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for " + analysis, e);
             } catch (ExecutionException e) {
                 // the other computation failed: compute ourselves (and fail the same way, with our own stack)
-                T value = compute.get();
-                return new Cached<>(value, false, key);
+                return new CachedJson(toJson(compute.get()), false, key);
             }
         }
         try {
-            T value = compute.get();
-            byte[] bytes = encode(value);
-            store(key, model, analysis, requestJson, bytes);
-            mine.complete(bytes);
-            return new Cached<>(value, false, key);
+            byte[] json = toJson(compute.get());
+            store(key, model, analysis, requestJson, gzip(json));
+            remember(key, json);
+            mine.complete(json);
+            return new CachedJson(json, false, key);
         } catch (RuntimeException | Error e) {
             mine.completeExceptionally(e);
             throw e;
         } finally {
             inFlight.remove(key, mine);
         }
+    }
+
+    /** Keeps a result in memory too (a small LRU bounded by bytes), so hot results skip the database. */
+    private byte[] remember(String key, byte[] json) {
+        if (json.length <= MAX_HOT_BYTES / 4) {
+            synchronized (recent) {
+                byte[] old = recent.put(key, json);
+                hotBytes += json.length - (old == null ? 0 : old.length);
+                var it = recent.entrySet().iterator();
+                while (hotBytes > MAX_HOT_BYTES && it.hasNext()) {
+                    hotBytes -= it.next().getValue().length;
+                    it.remove();
+                }
+            }
+        }
+        return json;
     }
 
     /** Number of stored results (for tests and monitoring). */
@@ -136,19 +170,35 @@ public class ResultCache {
         }
     }
 
-    private byte[] encode(Object value) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private byte[] toJson(Object value) {
+        try {
+            return json.writeValueAsBytes(value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] gzip(byte[] bytes) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(bytes.length / 4 + 64);
         try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-            json.writeValue(gz, value);
+            gz.write(bytes);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
     }
 
-    private <T> T decode(byte[] bytes, Class<T> type) {
+    private static byte[] gunzip(byte[] bytes) {
         try (GZIPInputStream in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {
-            return json.readValue(in, type);
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored result is unreadable: " + e.getMessage(), e);
+        }
+    }
+
+    private <T> T decode(byte[] bytes, Class<T> type) {
+        try {
+            return json.readValue(bytes, type);
         } catch (IOException e) {
             throw new UncheckedIOException("stored result is unreadable: " + e.getMessage(), e);
         }
