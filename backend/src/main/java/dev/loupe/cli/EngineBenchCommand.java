@@ -85,9 +85,9 @@ final class EngineBenchCommand implements Callable<Integer> {
         Random rnd = new Random(0);
         int[][] tokens = new int[batch][seq];
         for (int[] t : tokens) for (int i = 0; i < seq; i++) t[i] = rnd.nextInt(config.dVocab());
-        for (int i = 0; i < 2; i++) engine.run(request(tokens, mode));
+        for (int i = 0; i < 2; i++) engine.run(request(tokens, mode)).close();
         long start = System.nanoTime();
-        for (int i = 0; i < reps; i++) engine.run(request(tokens, mode));
+        for (int i = 0; i < reps; i++) engine.run(request(tokens, mode)).close();
         return (System.nanoTime() - start) / 1e9 / reps;
     }
 
