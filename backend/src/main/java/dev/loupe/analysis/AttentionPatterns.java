@@ -18,8 +18,10 @@ public final class AttentionPatterns {
     public static Result compute(Subject s, int[] ids, int layer, int head) {
         int nHeads = s.config().nHeads();
         String hook = HookPoints.name(layer, "attn.hook_pattern");
-        Tensor pattern = s.engine().run(RunRequest.of(ids).cacheRegex("^" + java.util.regex.Pattern.quote(hook) + "$")
-                .stopAfter(layer)).get(hook);
+        Tensor pattern;
+        try (var run = s.engine().run(RunRequest.of(ids).cacheRegex("^" + java.util.regex.Pattern.quote(hook) + "$").stopAfter(layer))) {
+            pattern = run.get(hook);
+        }
         int t = ids.length;
         List<Integer> heads = new ArrayList<>();
         List<float[][]> out = new ArrayList<>();

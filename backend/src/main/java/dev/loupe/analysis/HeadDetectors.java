@@ -35,9 +35,10 @@ public final class HeadDetectors {
         if (seqs[0].length > c.nCtx())
             throw new IllegalArgumentException("sequences of 1 + 2·" + seqLen + " tokens do not fit the context of " + c.nCtx());
         // patterns only: stop after the last block, so the unembedding is never computed
-        RunResult run = s.engine().run(RunRequest.of(seqs).cacheRegex("attn\\.hook_pattern$").stopAfter(c.nLayers() - 1));
         List<Tensor> patterns = new ArrayList<>();
-        for (int l = 0; l < c.nLayers(); l++) patterns.add(run.get(HookPoints.name(l, "attn.hook_pattern")));
+        try (RunResult run = s.engine().run(RunRequest.of(seqs).cacheRegex("attn\\.hook_pattern$").stopAfter(c.nLayers() - 1))) {
+            for (int l = 0; l < c.nLayers(); l++) patterns.add(run.get(HookPoints.name(l, "attn.hook_pattern")));
+        }
         Scores sc = scores(seqs, patterns);
         return new Result(seqLen, batch, seed, sc.previous, sc.duplicate, sc.induction, s.tokens(seqs[0]));
     }

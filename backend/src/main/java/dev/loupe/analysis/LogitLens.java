@@ -31,8 +31,12 @@ public final class LogitLens {
         int n = c.nLayers();
         int t = ids.length;
         // the blocks once, keeping every resid_pre and the final residual; then one unembedding run over all of them
-        RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex("hook_resid_pre$").stopAfter(n - 1));
         int d = c.dModel();
+        List<float[]> residuals = new ArrayList<>();
+        try (RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex("hook_resid_pre$").stopAfter(n - 1))) {
+            for (int l = 0; l < n; l++) residuals.add(run.get(HookPoints.name(l, "hook_resid_pre")).data());
+            residuals.add(run.residual().data());
+        }
         List<String> layers = new ArrayList<>();
         List<List<Cell>> cells = new ArrayList<>();
         int vocab = c.dVocab();
@@ -41,10 +45,13 @@ public final class LogitLens {
             int to = Math.min(n + 1, from + rowsPerChunk);
             Tensor stacked = Tensor.zeros(to - from, t, d);
             for (int l = from; l < to; l++) {
-                float[] src = l < n ? run.get(HookPoints.name(l, "hook_resid_pre")).data() : run.residual().data();
+                float[] src = residuals.get(l);
                 System.arraycopy(src, 0, stacked.data(), (l - from) * t * d, t * d);
             }
-            Tensor logits = s.engine().run(RunRequest.fromResidual(n, stacked)).logits();
+            Tensor logits;
+            try (RunResult lensed = s.engine().run(RunRequest.fromResidual(n, stacked))) {
+                logits = lensed.logits();
+            }
             for (int l = from; l < to; l++) {
                 layers.add(l < n ? HookPoints.name(l, "hook_resid_pre") : "output");
                 cells.add(row(s, logits.data(), (l - from) * t * vocab, t, vocab, target, k));

@@ -23,7 +23,10 @@ public final class Predictions {
     public record Result(List<Position> positions, Double meanLoss) {}
 
     public static Result compute(Subject s, int[] ids, int k) {
-        Tensor logits = s.engine().logits(ids);
+        Tensor logits;
+        try (var run = s.engine().run(dev.loupe.runtime.RunRequest.of(ids))) {
+            logits = run.logits();
+        }
         int vocab = logits.dim(-1);
         float[] data = logits.data();
         double[] lse = new double[ids.length];
