@@ -21,7 +21,8 @@ class LoupeHeatmap extends ChartElement {
     const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
     return {
       animation: false,
-      title: s.title ? { text: s.title, left: 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
+      // with a legend (top right) the title goes to the left, so they never overlap
+      title: s.title ? { text: s.title, left: s.legend ? 0 : 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
       grid: { left: s.gridLeft ?? 90, right: 20, top: s.title || s.legend ? 36 : 12, bottom: s.gridBottom ?? 70, containLabel: false },
       tooltip: {
         confine: true,
