@@ -53,7 +53,7 @@ public abstract class BrowserTest {
         context = browser.newContext(new Browser.NewContextOptions().setViewportSize(1400, 900));
         page = context.newPage();
         page.onConsoleMessage(m -> {
-            if ("error".equals(m.type())) consoleErrors.add(m.text());
+            if ("error".equals(m.type())) consoleErrors.add(m.text() + " (" + m.location() + ")");
         });
         page.onPageError(e -> consoleErrors.add("page error: " + e));
         // the console says only "Failed to load resource"; keep the address so a failure names it

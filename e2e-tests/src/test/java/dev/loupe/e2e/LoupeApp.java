@@ -19,6 +19,9 @@ import java.util.stream.Stream;
  */
 public final class LoupeApp {
     public static final String BROKEN_MODEL = "broken-manifest";
+    /** A random GPT-2-vocabulary model (2 layers, 4 heads, d_model 64, context 128) written for the tests. */
+    public static final String MODEL = "e2e-gpt2";
+    public static final int MODEL_LAYERS = 2, MODEL_HEADS = 4, MODEL_CONTEXT = 128;
     private static LoupeApp instance;
 
     private final Process process;
@@ -69,8 +72,15 @@ public final class LoupeApp {
         copyTree(Path.of(System.getProperty("loupe.models.source")), models);
         Path broken = Files.createDirectories(models.resolve(BROKEN_MODEL));
         Files.writeString(broken.resolve("manifest.json"), "{ \"name\": \"broken\", \"config\": ");
+        RandomModel.write(models.resolve(MODEL), MODEL, MODEL_LAYERS, MODEL_HEADS, 64, MODEL_CONTEXT, 1);
+        return launch(work, data, models);
+    }
+
+    /** Another app on its own port with the given data and models folders (stop it with {@link #stop()}). */
+    public static LoupeApp launch(Path work, Path data, Path models) throws Exception {
+        Path jar = Path.of(System.getProperty("loupe.app.jar")).toAbsolutePath().normalize();
         int port = freePort();
-        Path log = work.resolve("app.log");
+        Path log = Files.createTempFile(work, "app", ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx2g",
                 "-Dquarkus.http.port=" + port, "-Dloupe.data-dir=" + data, "-Dloupe.models-dir=" + models,
@@ -99,7 +109,7 @@ public final class LoupeApp {
         throw new IllegalStateException("app not ready within " + timeout + ":\n" + Files.readString(log));
     }
 
-    private void stop() {
+    public void stop() {
         process.destroy();
         try {
             process.waitFor();

@@ -34,6 +34,9 @@ public class HomeView extends VerticalLayout {
         grid.addColumn(e -> e.config().map(GptConfig::dModel).map(String::valueOf).orElse("")).setHeader("d_model");
         grid.addColumn(e -> e.config().map(GptConfig::dVocab).map(String::valueOf).orElse("")).setHeader("Vocabulary");
         grid.addColumn(new ComponentRenderer<>(HomeView::status)).setHeader("Status").setAutoWidth(true);
+        grid.addColumn(new ComponentRenderer<>(e -> e.available()
+                ? new com.vaadin.flow.component.html.Anchor("/model/" + e.name(), "Explore")
+                : new Span())).setHeader("").setAutoWidth(true);
         grid.setItemDetailsRenderer(new ComponentRenderer<>(HomeView::card));
         grid.setItems(catalog.entries());
         grid.setAllRowsVisible(true);

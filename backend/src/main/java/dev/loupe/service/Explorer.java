@@ -1,0 +1,257 @@
+package dev.loupe.service;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.analysis.AttentionPatterns;
+import dev.loupe.analysis.DirectLogitAttribution;
+import dev.loupe.analysis.HeadDetectors;
+import dev.loupe.analysis.LogitLens;
+import dev.loupe.analysis.Predictions;
+import dev.loupe.analysis.Subject;
+import dev.loupe.api.ApiException;
+import dev.loupe.model.GptConfig;
+import dev.loupe.store.ResultCache;
+import dev.loupe.tokenizer.Tokenizer;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The explorer's analyses for the REST API and the views: validates input with messages a user can act on, runs
+ * the analysis on the model's engine and keeps the result in the {@link ResultCache}.
+ */
+@ApplicationScoped
+public class Explorer {
+    public static final int TOP_K = 10;
+    public static final int LENS_TOP_K = 5;
+    public static final int MAX_DETECTOR_BATCH = 16;
+    /** Default detector input: 2 sequences of BOS + 40 random tokens twice (81 tokens each). */
+    public static final int DETECTOR_LENGTH = 40, DETECTOR_BATCH = 2;
+
+    /** A result with where it came from. */
+    public record Answer<T>(String model, boolean cached, String key, long millis, T result) {}
+
+    /** The same as JSON: {@code {"model", "cached", "key", "millis", "result"}}, built without decoding a cached result. */
+    public record JsonAnswer(boolean cached, String key, byte[] json) {}
+
+    /** A validated request: which analysis on which model with which parameters, and how to compute it. */
+    public record Query<T>(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ModelCatalog catalog;
+    private final ModelEngines engines;
+    private final ResultCache cache;
+    private final Optional<String> defaultModel;
+
+    public Explorer(ModelCatalog catalog, ModelEngines engines, ResultCache cache,
+                    @ConfigProperty(name = "loupe.default-model") Optional<String> defaultModel) {
+        this.catalog = catalog;
+        this.engines = engines;
+        this.cache = cache;
+        this.defaultModel = defaultModel.filter(s -> !s.isBlank());
+    }
+
+    /** The configured default model when it is usable, else the first usable real model, else any usable one. */
+    public Optional<String> defaultModel() {
+        var entries = catalog.entries();
+        if (defaultModel.isPresent() && entries.stream().anyMatch(e -> e.available() && e.name().equals(defaultModel.get())))
+            return defaultModel;
+        return entries.stream().filter(e -> e.available() && !e.folder().placeholder()).map(ModelCatalog.Entry::name).findFirst()
+                .or(() -> entries.stream().filter(ModelCatalog.Entry::available).map(ModelCatalog.Entry::name).findFirst());
+    }
+
+    public GptConfig config(String model) { return engines.entry(model).folder().config(); }
+
+    public Tokenizer tokenizer(String model) { return engines.get(model).model().tokenizer(); }
+
+    public Subject subject(String model) { return engines.get(model).subject(); }
+
+    // ---------------------------------------------------------------- input
+
+    /** The prompt's ids with BOS prepended, or a 400 naming what is wrong. */
+    public int[] tokenize(String model, String text) {
+        if (text == null || text.isBlank()) throw ApiException.badRequest("the prompt is empty: type some text");
+        Subject s = subject(model);
+        int[] ids;
+        try {
+            ids = s.tokenizer().encode(text);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        int ctx = s.config().nCtx();
+        if (ids.length > ctx)
+            throw ApiException.badRequest("the prompt is " + ids.length + " tokens long (with the BOS token), more than the context of "
+                    + model + " (" + ctx + " tokens)");
+        if (ids.length < 1) throw ApiException.badRequest("the prompt has no tokens");
+        return ids;
+    }
+
+    /**
+     * One token, given as its text (· and ↵ stand for space and newline) or as {@code #id}; it must be exactly one
+     * token of the model's vocabulary.
+     */
+    public int token(String model, String spec, String what) {
+        if (spec == null || spec.isEmpty()) throw ApiException.badRequest("no " + what + " given");
+        Subject s = subject(model);
+        int vocab = s.config().dVocab();
+        if (spec.matches("#\\d{1,9}")) {
+            int id = Integer.parseInt(spec.substring(1));
+            if (id >= vocab || id >= s.tokenizer().vocabSize())
+                throw ApiException.badRequest("unknown token: id " + id + " is outside the vocabulary of " + model + " (0–" + (vocab - 1) + ")");
+            return id;
+        }
+        String text = spec.replace('·', ' ').replace('↵', '\n').replace('→', '\t');
+        int[] ids;
+        try {
+            ids = s.tokenizer().encode(text, false);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("unknown token '" + spec + "': " + e.getMessage());
+        }
+        if (ids.length != 1) {
+            throw ApiException.badRequest("unknown token '" + spec + "': it is " + ids.length + " tokens of " + model + "'s vocabulary"
+                    + (ids.length > 1 ? " (" + String.join(" | ", s.tokenizer().displayAll(ids, true)) + ")" : "")
+                    + "; give a single token, e.g. with a leading space (·Paris), or its id as #123");
+        }
+        return ids[0];
+    }
+
+    public int checkLayer(String model, Integer layer) {
+        int n = config(model).nLayers();
+        if (layer == null) return 0;
+        if (layer < 0 || layer >= n)
+            throw ApiException.badRequest("layer " + layer + " is out of range: " + model + " has layers 0–" + (n - 1));
+        return layer;
+    }
+
+    public int checkHead(String model, Integer head) {
+        int n = config(model).nHeads();
+        if (head == null || head == -1) return -1;
+        if (head < 0 || head >= n)
+            throw ApiException.badRequest("head " + head + " is out of range: " + model + " has heads 0–" + (n - 1) + " in every layer");
+        return head;
+    }
+
+    public int checkPosition(int[] ids, Integer position) {
+        if (position == null) return ids.length - 1;
+        int p = position < 0 ? ids.length + position : position;
+        if (p < 0 || p >= ids.length)
+            throw ApiException.badRequest("position " + position + " is out of range: the prompt has positions 0–" + (ids.length - 1));
+        return p;
+    }
+
+    // ---------------------------------------------------------------- analyses
+
+    public Answer<Predictions.Result> prompt(String model, String text) {
+        return answer(promptQuery(model, text));
+    }
+
+    public Query<Predictions.Result> promptQuery(String model, String text) {
+        int[] ids = tokenize(model, text);
+        return new Query<>(model, "prompt", params("ids", ids, "k", TOP_K), Predictions.Result.class,
+                () -> Predictions.compute(subject(model), ids, TOP_K));
+    }
+
+    public Answer<LogitLens.Result> logitLens(String model, String text, String token) {
+        return answer(logitLensQuery(model, text, token));
+    }
+
+    public Query<LogitLens.Result> logitLensQuery(String model, String text, String token) {
+        int[] ids = tokenize(model, text);
+        Integer target = token == null || token.isEmpty() ? null : token(model, token, "token");
+        return new Query<>(model, "logit-lens", params("ids", ids, "target", target, "k", LENS_TOP_K), LogitLens.Result.class,
+                () -> LogitLens.compute(subject(model), ids, target, LENS_TOP_K));
+    }
+
+    public Answer<AttentionPatterns.Result> attention(String model, String text, Integer layer, Integer head) {
+        return answer(attentionQuery(model, text, layer, head));
+    }
+
+    public Query<AttentionPatterns.Result> attentionQuery(String model, String text, Integer layer, Integer head) {
+        int[] ids = tokenize(model, text);
+        int l = checkLayer(model, layer);
+        int h = checkHead(model, head);
+        return new Query<>(model, "attention", params("ids", ids, "layer", l, "head", h), AttentionPatterns.Result.class,
+                () -> AttentionPatterns.compute(subject(model), ids, l, h));
+    }
+
+    /** @param a the token whose logit is attributed; null: the model's top prediction at the position */
+    public Answer<DirectLogitAttribution.Result> dla(String model, String text, Integer position, String a, String b) {
+        return answer(dlaQuery(model, text, position, a, b));
+    }
+
+    public Query<DirectLogitAttribution.Result> dlaQuery(String model, String text, Integer position, String a, String b) {
+        int[] ids = tokenize(model, text);
+        int p = checkPosition(ids, position);
+        int ta = a == null || a.isEmpty() ? topPrediction(model, text, p) : token(model, a, "token A");
+        Integer tb = b == null || b.isEmpty() ? null : token(model, b, "token B");
+        return new Query<>(model, "dla", params("ids", ids, "position", p, "a", ta, "b", tb), DirectLogitAttribution.Result.class,
+                () -> DirectLogitAttribution.compute(subject(model), ids, p, ta, tb));
+    }
+
+    public Answer<HeadDetectors.Result> detectors(String model, Integer length, Integer batch, Long seed) {
+        return answer(detectorsQuery(model, length, batch, seed));
+    }
+
+    public Query<HeadDetectors.Result> detectorsQuery(String model, Integer length, Integer batch, Long seed) {
+        GptConfig c = config(model);
+        int maxLen = (c.nCtx() - 1) / 2;
+        int n = length == null ? Math.min(DETECTOR_LENGTH, maxLen) : length;
+        if (n < 2 || n > maxLen)
+            throw ApiException.badRequest("sequence length " + n + " is out of range: BOS + the sequence twice must fit the context of "
+                    + c.nCtx() + ", so 2–" + maxLen);
+        int bt = batch == null ? DETECTOR_BATCH : batch;
+        if (bt < 1 || bt > MAX_DETECTOR_BATCH) throw ApiException.badRequest("batch " + bt + " is out of range: 1–" + MAX_DETECTOR_BATCH);
+        long sd = seed == null ? 0 : seed;
+        return new Query<>(model, "detectors", params("length", n, "batch", bt, "seed", sd), HeadDetectors.Result.class,
+                () -> HeadDetectors.compute(subject(model), n, bt, sd));
+    }
+
+    private int topPrediction(String model, String text, int position) {
+        return prompt(model, text).result().positions().get(position).next().get(0).id();
+    }
+
+    /** Runs a query through the result cache. */
+    public <T> Answer<T> answer(Query<T> q) {
+        long t0 = System.nanoTime();
+        var c = cache.getOrCompute(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.type(), q.compute());
+        return new Answer<>(q.model(), c.hit(), c.key(), (System.nanoTime() - t0) / 1_000_000, c.value());
+    }
+
+    /** Runs a query through the result cache, answering JSON (the REST API's body). */
+    public JsonAnswer json(Query<?> q) {
+        long t0 = System.nanoTime();
+        var c = cache.getOrComputeJson(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.compute());
+        byte[] head;
+        try {
+            head = ("{\"model\":" + JSON.writeValueAsString(q.model()) + ",\"cached\":" + c.hit() + ",\"key\":\"" + c.key()
+                    + "\",\"millis\":" + (System.nanoTime() - t0) / 1_000_000 + ",\"result\":").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] out = new byte[head.length + c.json().length + 1];
+        System.arraycopy(head, 0, out, 0, head.length);
+        System.arraycopy(c.json(), 0, out, head.length, c.json().length);
+        out[out.length - 1] = '}';
+        return new JsonAnswer(c.hit(), c.key(), out);
+    }
+
+    private static String requestJson(Query<?> q) {
+        try {
+            return JSON.writeValueAsString(q.params());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, Object> params(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1] instanceof int[] a ? Arrays.stream(a).boxed().toList() : kv[i + 1]);
+        return m;
+    }
+}

@@ -1,0 +1,73 @@
+// ECharts, tree-shaken to what Loupe's charts use, rendered as SVG so labels are real text in the page.
+import * as echarts from 'echarts/core';
+import { BarChart, HeatmapChart } from 'echarts/charts';
+import { GridComponent, TitleComponent, TooltipComponent, VisualMapComponent } from 'echarts/components';
+import { SVGRenderer } from 'echarts/renderers';
+
+echarts.use([HeatmapChart, BarChart, GridComponent, TitleComponent, TooltipComponent, VisualMapComponent, SVGRenderer]);
+
+export { echarts };
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * Base of Loupe's chart elements: a `spec` property (JSON text set from Java) drawn into an ECharts instance
+ * that follows the element's size.
+ */
+export abstract class ChartElement extends HTMLElement {
+  protected chart?: echarts.ECharts;
+  private box?: HTMLDivElement;
+  private observer?: ResizeObserver;
+  private specText = '';
+
+  set spec(value: string) {
+    this.specText = value || '';
+    this.render();
+  }
+
+  get spec(): string { return this.specText; }
+
+  connectedCallback() {
+    // a value set before this element was upgraded sits on the instance and hides the setter
+    if (Object.prototype.hasOwnProperty.call(this, 'spec')) {
+      const v = (this as any).spec;
+      delete (this as any).spec;
+      this.specText = v;
+    }
+    if (!this.box) {
+      this.box = document.createElement('div');
+      this.box.style.width = '100%';
+      this.box.style.height = '100%';
+      this.appendChild(this.box);
+    }
+    if (!this.style.display) this.style.display = 'block';
+    this.observer = new ResizeObserver(() => this.chart?.resize());
+    this.observer.observe(this);
+    this.render();
+  }
+
+  disconnectedCallback() {
+    this.observer?.disconnect();
+    this.chart?.dispose();
+    this.chart = undefined;
+  }
+
+  private render() {
+    if (!this.box || !this.isConnected || !this.specText) return;
+    const spec = JSON.parse(this.specText);
+    if (spec.height) this.style.height = `${spec.height}px`;
+    if (!this.chart) {
+      this.chart = echarts.init(this.box, undefined, { renderer: 'svg' });
+      this.chart.on('click', (p: any) => this.clicked(p));
+    }
+    this.chart.setOption(this.options(spec), true);
+    this.chart.resize();
+    this.dataset.rendered = String(Number(this.dataset.rendered || '0') + 1);
+  }
+
+  protected abstract options(spec: any): any;
+
+  protected clicked(_p: any) {}
+}

@@ -1,0 +1,35 @@
+import { ChartElement } from './echarts-setup';
+
+/**
+ * Horizontal bars, one per label. Spec: { title, labels, values, height, valueName, colorBySign }.
+ * Positive values are drawn red and negative blue when colorBySign is set; values are written at the bar ends.
+ */
+class LoupeBars extends ChartElement {
+  protected options(s: any): any {
+    const values: number[] = s.values || [];
+    const fmt = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(2) : v.toFixed(s.digits ?? 3));
+    return {
+      animation: false,
+      title: s.title ? { text: s.title, left: 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
+      grid: { left: s.gridLeft ?? 110, right: 60, top: s.title ? 36 : 10, bottom: 30 },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => fmt(v) },
+      xAxis: { type: 'value', name: s.valueName, nameLocation: 'middle', nameGap: 22 },
+      yAxis: { type: 'category', data: s.labels, inverse: true, axisLabel: { interval: 0, fontSize: 11 } },
+      series: [{
+        type: 'bar',
+        data: values.map((v) => ({
+          value: v,
+          itemStyle: { color: s.colorBySign ? (v >= 0 ? '#b2182b' : '#2166ac') : '#4575b4' },
+        })),
+        label: { show: true, position: 'right', fontSize: 10, formatter: (p: any) => fmt(p.value) },
+      }],
+    };
+  }
+
+  protected clicked(p: any) {
+    if (p?.dataIndex === undefined) return;
+    this.dispatchEvent(new CustomEvent('bar-click', { detail: { index: p.dataIndex } }));
+  }
+}
+
+customElements.define('loupe-bars', LoupeBars);

@@ -1,0 +1,127 @@
+package dev.loupe.ui.explorer;
+
+import com.vaadin.flow.component.html.Div;
+import com.vaadin.flow.component.html.H3;
+import com.vaadin.flow.component.html.Paragraph;
+import com.vaadin.flow.component.select.Select;
+import com.vaadin.flow.component.textfield.TextArea;
+import com.vaadin.flow.component.textfield.TextField;
+import com.vaadin.flow.router.Route;
+import dev.loupe.analysis.DirectLogitAttribution;
+import dev.loupe.service.Explorer;
+import dev.loupe.ui.MainLayout;
+import dev.loupe.ui.charts.Bars;
+import dev.loupe.ui.charts.Heatmap;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.IntStream;
+
+/**
+ * Direct logit attribution: at a position, each head's contribution to logit(A) − logit(B) (or logit(A)) as a
+ * layer × head heatmap, and the embeddings, MLPs and biases as bars; the total equals the model's logit difference.
+ */
+@Route(value = "model/:model/dla", layout = MainLayout.class)
+public class DlaView extends ExplorerPage {
+    private TextArea prompt;
+    private Select<Integer> position;
+    private TextField tokenA, tokenB;
+
+    public DlaView(Explorer explorer) {
+        super(explorer);
+    }
+
+    @Override protected String route() { return "dla"; }
+    @Override protected String title() { return "Direct logit attribution"; }
+
+    @Override
+    protected void show() {
+        body.removeAll();
+        if (state.get("text") == null) state.set("text", samplePrompt());
+        prompt = promptField(state.get("text"), this::run);
+        position = new Select<>();
+        position.setLabel("Position");
+        position.setId("position");
+        tokenA = new TextField("Token A (default: the top prediction)");
+        tokenA.setId("token-a");
+        tokenA.setValue(state.get("a", ""));
+        tokenB = new TextField("Token B (empty: logit(A) alone)");
+        tokenB.setId("token-b");
+        tokenB.setValue(state.get("b", ""));
+        body.add(row(prompt, runButton(this::run)), row(position, tokenA, tokenB));
+        Div results = new Div();
+        results.setId("results");
+        results.setWidthFull();
+        body.add(results);
+        guarded(() -> render(results));
+    }
+
+    private void run() {
+        if (!validPrompt(prompt.getValue())) return;
+        // a new prompt starts at its last position again
+        Integer pos = prompt.getValue().equals(state.get("text")) ? position.getValue() : null;
+        state.set("text", prompt.getValue(), "pos", pos, "a", tokenA.getValue(), "b", tokenB.getValue());
+        rerun();
+    }
+
+    private void render(Div out) {
+        String text = state.get("text");
+        int[] ids = explorer.tokenize(model, text);
+        var tokens = explorer.subject(model).tokens(ids);
+        int pos = explorer.checkPosition(ids, state.getInt("pos"));
+        position.setItems(IntStream.range(0, ids.length).boxed().toList());
+        position.setItemLabelGenerator(p -> p + ": " + tokens.get(p).token());
+        position.setValue(pos);
+
+        var answer = explorer.dla(model, text, pos, state.get("a"), state.get("b"));
+        DirectLogitAttribution.Result r = answer.result();
+        if (tokenA.getValue().isEmpty()) tokenA.setPlaceholder(r.a().token());
+        var c = config();
+        String metric = r.b() == null ? "logit(" + r.a().token() + ")" : "logit(" + r.a().token() + ") − logit(" + r.b().token() + ")";
+        out.add(new Paragraph("Contributions to " + metric + " at position " + pos + " (" + r.tokens().get(pos).token()
+                + "), through the final LayerNorm scale of the real run."));
+
+        double[][] heads = r.heads();
+        double maxAbs = 1e-6;
+        for (double[] l : heads) for (double v : l) maxAbs = Math.max(maxAbs, Math.abs(v));
+        String[][] cellText = new String[c.nLayers()][c.nHeads()];
+        for (int l = 0; l < c.nLayers(); l++) for (int h = 0; h < c.nHeads(); h++) cellText[l][h] = String.format(Locale.ROOT, "%.2f", heads[l][h]);
+        List<String> x = IntStream.range(0, c.nHeads()).mapToObj(h -> "H" + h).toList();
+        List<String> y = IntStream.range(0, c.nLayers()).mapToObj(l -> "L" + l).toList();
+        out.add(new H3("Heads"));
+        Heatmap map = new Heatmap();
+        map.setId("dla-heads");
+        map.show(new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("head", "layer").values(heads).text(cellText)
+                .range(-maxAbs, maxAbs).diverging().legend().xRotate(0).height(Math.max(220, 120 + 34 * c.nLayers()))
+                .grid(60, 90).nameGaps(28, 40));
+        out.add(map);
+
+        List<String> labels = new ArrayList<>(List.of("token embedding", "position embedding"));
+        List<Double> values = new ArrayList<>(List.of(r.embed(), r.posEmbed()));
+        for (int l = 0; l < r.mlps().length; l++) {
+            labels.add("MLP " + l);
+            values.add(r.mlps()[l]);
+        }
+        double biases = 0;
+        for (double v : r.attnBias()) biases += v;
+        labels.add("attention biases (b_O)");
+        values.add(biases);
+        labels.add("final LayerNorm bias");
+        values.add(r.lnFinalBias());
+        double headSum = 0;
+        for (double[] l : heads) for (double v : l) headSum += v;
+        labels.add("all heads");
+        values.add(headSum);
+        out.add(new H3("Embeddings, MLPs and biases"));
+        Bars bars = new Bars();
+        bars.setId("dla-bars");
+        bars.show(null, labels, values.stream().mapToDouble(Double::doubleValue).toArray(), "contribution", true);
+        out.add(bars);
+
+        Paragraph total = new Paragraph(String.format(Locale.ROOT, "Sum of contributions: %.4f · model's %s: %.4f%s",
+                r.total(), metric, r.logitDiff(), answer.cached() ? " · from the cache" : ""));
+        total.setId("dla-total");
+        out.add(total);
+    }
+}

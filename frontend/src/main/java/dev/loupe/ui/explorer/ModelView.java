@@ -1,0 +1,93 @@
+package dev.loupe.ui.explorer;
+
+import com.vaadin.flow.component.html.Anchor;
+import com.vaadin.flow.component.html.Div;
+import com.vaadin.flow.component.html.H3;
+import com.vaadin.flow.component.html.ListItem;
+import com.vaadin.flow.component.html.Paragraph;
+import com.vaadin.flow.component.html.Pre;
+import com.vaadin.flow.component.html.Span;
+import com.vaadin.flow.component.html.UnorderedList;
+import com.vaadin.flow.router.Route;
+import dev.loupe.model.GptConfig;
+import dev.loupe.model.ModelFolder;
+import dev.loupe.service.Explorer;
+import dev.loupe.service.ModelEngines;
+import dev.loupe.ui.MainLayout;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A model's page: its config, its card and a link to every explorer view. */
+@Route(value = "model/:model", layout = MainLayout.class)
+public class ModelView extends ExplorerPage {
+    private final ModelEngines engines;
+
+    public ModelView(Explorer explorer, ModelEngines engines) {
+        super(explorer);
+        this.engines = engines;
+    }
+
+    @Override protected String route() { return ""; }
+    @Override protected String title() { return "Model"; }
+
+    @Override
+    protected void show() {
+        body.removeAll();
+        ModelFolder f = engines.entry(model).folder();
+        GptConfig c = f.config();
+        if (!f.description().isBlank()) body.add(new Paragraph(f.description()));
+        if (f.placeholder()) {
+            Span badge = new Span("placeholder: random weights, predicts nothing meaningful");
+            badge.getElement().getThemeList().add("badge contrast");
+            body.add(badge);
+        }
+
+        Map<String, String> facts = new LinkedHashMap<>();
+        facts.put("parameters", String.format("%,d", c.parameterCount()));
+        facts.put("layers", String.valueOf(c.nLayers()));
+        facts.put("heads per layer", String.valueOf(c.nHeads()));
+        facts.put("d_model", String.valueOf(c.dModel()));
+        facts.put("d_head", String.valueOf(c.dHead()));
+        facts.put("d_mlp", c.attnOnly() ? "– (attention only)" : String.valueOf(c.dMlp()));
+        facts.put("context", c.nCtx() + " tokens");
+        facts.put("vocabulary", c.dVocab() + " tokens (" + f.tokenizerType() + " tokenizer)");
+        facts.put("LayerNorm ε", String.valueOf(c.lnEps()));
+        Div config = new Div();
+        config.setId("config");
+        config.getStyle().set("display", "grid").set("grid-template-columns", "max-content auto").set("gap", "2px 16px");
+        facts.forEach((k, v) -> {
+            Span key = label(k);
+            Span val = new Span(v);
+            val.getElement().setAttribute("data-key", k);
+            config.add(key, val);
+        });
+        body.add(new H3("Config"), config);
+
+        body.add(new H3("Explore"));
+        UnorderedList links = new UnorderedList();
+        links.setId("views");
+        String sample = samplePrompt();
+        String[][] descriptions = {
+                {"prompt", "the tokens with ids, the top-10 next tokens at every position and each token's loss"},
+                {"lens", "the top token of every layer's residual stream at every position, read through the unembedding"},
+                {"attention", "the attention pattern of every head, with token labels"},
+                {"dla", "how much every head and MLP adds to a logit difference"},
+                {"detectors", "previous-token, duplicate-token and induction scores of every head"}};
+        for (String[] d : descriptions) {
+            String title = VIEWS.stream().filter(v -> v[0].equals(d[0])).findFirst().orElseThrow()[1];
+            Map<String, String> q = new LinkedHashMap<>();
+            if (!d[0].equals("detectors")) q.put("text", sample);
+            Anchor a = new Anchor(link(model, d[0], q), title);
+            a.getElement().setAttribute("data-view", d[0]);
+            links.add(new ListItem(a, new Span(" — " + d[1])));
+        }
+        body.add(links);
+
+        body.add(new H3("Model card"));
+        Pre card = new Pre(f.card().isBlank() ? "(no model card)" : f.card());
+        card.setId("card");
+        card.getStyle().set("white-space", "pre-wrap");
+        body.add(card);
+    }
+}
