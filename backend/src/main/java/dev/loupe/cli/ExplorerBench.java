@@ -10,7 +10,6 @@ import dev.loupe.model.ModelFolder;
 import dev.loupe.model.ModelFolderException;
 import dev.loupe.tokenizer.Tokenizer;
 import dev.loupe.tokenizer.Tokenizers;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -74,10 +73,6 @@ public final class ExplorerBench implements Callable<Integer> {
     /** One view: its name and its request for the i-th distinct input (cold runs use i = 1, 2, ...). */
     record View(String name, IntFunction<String> request) {}
 
-    public static void main(String[] args) {
-        if (System.getProperty("java.util.logging.manager") == null) System.setProperty("java.util.logging.manager", "org.jboss.logmanager.LogManager");
-        System.exit(new CommandLine(new ExplorerBench()).execute(args));
-    }
 
     @Override
     public Integer call() throws Exception {
