@@ -34,14 +34,12 @@ public class AttentionView extends ExplorerPage {
 
     @Override
     protected void show() {
-        body.removeAll();
-        if (state.get("text") == null) state.set("text", samplePrompt());
+        prompt = startWithPrompt(this::run);
         var c = config();
         int l = explorer.checkLayer(model, state.getInt("layer"));
         Integer hv = state.getInt("head");
         int h = hv == null ? 0 : hv;
         if (h < 0 || h >= c.nHeads()) explorer.checkHead(model, h);
-        prompt = promptField(state.get("text"), this::run);
         layer = new Select<>();
         layer.setLabel("Layer");
         layer.setId("layer");

@@ -37,9 +37,7 @@ public class DlaView extends ExplorerPage {
 
     @Override
     protected void show() {
-        body.removeAll();
-        if (state.get("text") == null) state.set("text", samplePrompt());
-        prompt = promptField(state.get("text"), this::run);
+        prompt = startWithPrompt(this::run);
         position = new Select<>();
         position.setLabel("Position");
         position.setId("position");

@@ -148,8 +148,15 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         n.addThemeVariants(NotificationVariant.LUMO_ERROR);
     }
 
-    /** A prompt box and a Run button; Ctrl+Enter runs too. */
-    protected TextArea promptField(String value, Runnable run) {
+    /** Clears the page body and returns the prompt box for the URL's text (a sample prompt when it has none). */
+    protected TextArea startWithPrompt(Runnable run) {
+        body.removeAll();
+        if (state.get("text") == null) state.set("text", samplePrompt());
+        return promptField(state.get("text"), run);
+    }
+
+    /** A prompt box; Ctrl+Enter runs. */
+    private TextArea promptField(String value, Runnable run) {
         TextArea t = new TextArea("Prompt (<|endoftext|> is prepended, as in TransformerLens)");
         t.setId("prompt");
         t.setValue(value == null ? "" : value);

@@ -38,9 +38,7 @@ public class LogitLensView extends ExplorerPage {
 
     @Override
     protected void show() {
-        body.removeAll();
-        if (state.get("text") == null) state.set("text", samplePrompt());
-        prompt = promptField(state.get("text"), this::run);
+        prompt = startWithPrompt(this::run);
         mode = new RadioButtonGroup<>("Show");
         mode.setId("lens-mode");
         mode.setItems(TOP, CHOSEN);

@@ -35,9 +35,7 @@ public class PromptView extends ExplorerPage {
 
     @Override
     protected void show() {
-        body.removeAll();
-        if (state.get("text") == null) state.set("text", samplePrompt());
-        prompt = promptField(state.get("text"), this::run);
+        prompt = startWithPrompt(this::run);
         body.add(row(prompt, runButton(this::run)));
         Div results = new Div();
         results.setId("results");
