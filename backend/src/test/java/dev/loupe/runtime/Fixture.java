@@ -16,11 +16,11 @@ import java.util.List;
 import java.util.Map;
 
 /** A golden fixture file of the PyTorch reference (layout: tools/reference/README.md). */
-record Fixture(String name, GptConfig config, GptWeights weights, List<int[]> prompts, List<Map<String, Tensor>> expected) {
+public record Fixture(String name, GptConfig config, GptWeights weights, List<int[]> prompts, List<Map<String, Tensor>> expected) {
 
-    static final List<String> FILES = List.of("gpt2vocab_2l", "odd_3l", "f16_1l", "attnonly_2l");
+    public static final List<String> FILES = List.of("gpt2vocab_2l", "odd_3l", "f16_1l", "attnonly_2l");
 
-    static Path path(String name) {
+    public static Path path(String name) {
         try {
             return Path.of(Fixture.class.getResource("/fixtures/" + name + ".safetensors").toURI());
         } catch (URISyntaxException e) {
@@ -28,7 +28,7 @@ record Fixture(String name, GptConfig config, GptWeights weights, List<int[]> pr
         }
     }
 
-    static Fixture load(String name) {
+    public static Fixture load(String name) {
         Path file = path(name);
         try (Safetensors st = Safetensors.open(file)) {
             GptConfig config = GptConfig.fromJson(new ObjectMapper().readTree(st.metadata().get("config")));
