@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -222,9 +223,7 @@ public final class ExplorerBench implements Callable<Integer> {
                 }
             }
         }
-        if (configured != null && !configured.isBlank() && usable.stream().anyMatch(f -> f.name().equals(configured))) return configured;
-        return usable.stream().filter(f -> !f.placeholder()).map(ModelFolder::name).findFirst()
-                .or(() -> usable.stream().map(ModelFolder::name).findFirst())
+        return ModelFolder.chooseDefault(usable, Optional.ofNullable(configured)).map(ModelFolder::name)
                 .orElseThrow(() -> new CliException("no usable model in " + models.toAbsolutePath()));
     }
 

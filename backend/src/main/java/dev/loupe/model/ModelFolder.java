@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * A model as it lives on disk: {@code onnx-models/NAME/} with a {@code manifest.json}, a weights file and a
@@ -66,6 +68,20 @@ public final class ModelFolder {
     public String name() { return manifest.path("name").asText(dir.getFileName().toString()); }
     public String description() { return manifest.path("description").asText(""); }
     public boolean placeholder() { return manifest.path("placeholder").asBoolean(false); }
+    /** Marked in its manifest as the model the app opens by default. */
+    public boolean isDefault() { return manifest.path("default").asBoolean(false); }
+
+    /**
+     * The model the app opens first: the configured one when it is usable, else the one whose manifest says
+     * {@code "default": true}, else the first real (non-placeholder) model, else any.
+     */
+    public static Optional<ModelFolder> chooseDefault(List<ModelFolder> usable, Optional<String> configured) {
+        return configured.filter(c -> !c.isBlank())
+                .flatMap(c -> usable.stream().filter(f -> f.name().equals(c)).findFirst())
+                .or(() -> usable.stream().filter(ModelFolder::isDefault).findFirst())
+                .or(() -> usable.stream().filter(f -> !f.placeholder()).findFirst())
+                .or(() -> usable.stream().findFirst());
+    }
     public String tokenizerType() { return manifest.path("tokenizer").path("type").asText("gpt2"); }
     public JsonNode tokenizerSpec() { return manifest.path("tokenizer"); }
     public JsonNode provenance() { return manifest.path("provenance"); }

@@ -10,6 +10,7 @@ import dev.loupe.analysis.Predictions;
 import dev.loupe.analysis.Subject;
 import dev.loupe.api.ApiException;
 import dev.loupe.model.GptConfig;
+import dev.loupe.model.ModelFolder;
 import dev.loupe.store.ResultCache;
 import dev.loupe.tokenizer.Tokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -57,13 +58,10 @@ public class Explorer {
         this.defaultModel = defaultModel.filter(s -> !s.isBlank());
     }
 
-    /** The configured default model when it is usable, else the first usable real model, else any usable one. */
+    /** The model opened by default (see {@link ModelFolder#chooseDefault}). */
     public Optional<String> defaultModel() {
-        var entries = catalog.entries();
-        if (defaultModel.isPresent() && entries.stream().anyMatch(e -> e.available() && e.name().equals(defaultModel.get())))
-            return defaultModel;
-        return entries.stream().filter(e -> e.available() && !e.folder().placeholder()).map(ModelCatalog.Entry::name).findFirst()
-                .or(() -> entries.stream().filter(ModelCatalog.Entry::available).map(ModelCatalog.Entry::name).findFirst());
+        var usable = catalog.entries().stream().filter(ModelCatalog.Entry::available).map(ModelCatalog.Entry::folder).toList();
+        return ModelFolder.chooseDefault(usable, defaultModel).map(ModelFolder::name);
     }
 
     public GptConfig config(String model) { return engines.entry(model).folder().config(); }

@@ -47,6 +47,27 @@ class ModelFolderTest {
     }
 
     @Test
+    void defaultIsConfiguredThenMarkedThenFirstRealModel() throws Exception {
+        ModelFolder placeholder = folder("a-placeholder", ",\"placeholder\":true");
+        ModelFolder first = folder("b-first", "");
+        ModelFolder marked = folder("c-marked", ",\"default\":true");
+        var all = java.util.List.of(placeholder, first, marked);
+        assertEquals("c-marked", ModelFolder.chooseDefault(all, java.util.Optional.empty()).orElseThrow().name());
+        assertEquals("b-first", ModelFolder.chooseDefault(all, java.util.Optional.of("b-first")).orElseThrow().name());
+        assertEquals("c-marked", ModelFolder.chooseDefault(all, java.util.Optional.of("gone")).orElseThrow().name());
+        assertEquals("b-first", ModelFolder.chooseDefault(java.util.List.of(placeholder, first), java.util.Optional.empty()).orElseThrow().name());
+        assertEquals("a-placeholder", ModelFolder.chooseDefault(java.util.List.of(placeholder), java.util.Optional.empty()).orElseThrow().name());
+        assertTrue(ModelFolder.chooseDefault(java.util.List.of(), java.util.Optional.empty()).isEmpty());
+    }
+
+    private ModelFolder folder(String name, String extra) throws Exception {
+        Path d = Files.createDirectories(dir.resolve(name));
+        Files.writeString(d.resolve("manifest.json"), "{\"name\":\"" + name + "\",\"config\":" + CONFIG + extra + "}");
+        Files.write(d.resolve("model.safetensors"), new byte[8]);
+        return ModelFolder.open(d);
+    }
+
+    @Test
     void parameterCountOfGpt2SmallIs124M() {
         assertEquals(124_439_808L, GptConfig.small().parameterCount());
     }
