@@ -81,6 +81,9 @@ public final class ModelFolder {
         }
     }
 
+    /** Reads config, weights and tokenizer into memory. */
+    public LoadedModel load() throws ModelFolderException { return LoadedModel.load(this); }
+
     /** Writes a manifest (used by import and the trainer). */
     public static void writeManifest(Path dir, ObjectNode manifest) throws IOException {
         Files.createDirectories(dir);

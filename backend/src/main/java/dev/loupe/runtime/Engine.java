@@ -1,0 +1,274 @@
+package dev.loupe.runtime;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.loupe.compiler.CompiledGraph;
+import dev.loupe.compiler.GraphCompiler;
+import dev.loupe.compiler.GraphSpec;
+import dev.loupe.compiler.Ports;
+import dev.loupe.compiler.Stages;
+import dev.loupe.hooks.HookPoint;
+import dev.loupe.hooks.HookPoints;
+import dev.loupe.model.GptConfig;
+import dev.loupe.model.GptWeights;
+import dev.loupe.model.Tensor;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Runs a GPT-2-family model: forward passes with a filtered cache, patches, start at / stop after a layer and
+ * batches of prompts of different lengths. Graphs are compiled per stage (embed, each block, unembed) and per
+ * variant (hooks returned, hooks patched) on first use; the stages are chained through ONNX Runtime tensors
+ * without copies to the heap, and only cached hooks are copied out. Safe for concurrent callers.
+ */
+public final class Engine implements AutoCloseable {
+    private final GptConfig config;
+    private final HookPoints hooks;
+    private final EngineOptions options;
+    private final OrtEnvironment env;
+    private final Map<String, OnnxTensor> weightInputs = new HashMap<>();
+    private final SessionCache sessions;
+    private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private Engine(GptWeights weights, EngineOptions options) {
+        this.config = weights.config();
+        this.hooks = HookPoints.of(config);
+        this.options = options;
+        this.env = OrtRuntime.env(options.threads());
+        if (options.weightMode() == GraphCompiler.WeightMode.INPUTS) {
+            try {
+                for (var e : weights.tensors().entrySet()) weightInputs.put(e.getKey(), floatTensor(e.getValue()));
+            } catch (RuntimeException ex) {
+                weightInputs.values().forEach(OnnxTensor::close);
+                throw ex;
+            }
+        }
+        this.sessions = new SessionCache(new GraphCompiler(config, weights, options.weightMode()), env, options);
+    }
+
+    public static Engine create(GptWeights weights) { return new Engine(weights, EngineOptions.defaults()); }
+    public static Engine create(GptWeights weights, EngineOptions options) { return new Engine(weights, options); }
+
+    public GptConfig config() { return config; }
+    public HookPoints hooks() { return hooks; }
+    public EngineOptions options() { return options; }
+
+    /** Graph variants compiled so far (for tests and monitoring). */
+    public int compiledVariants() { return sessions.compilations(); }
+
+    /** Logits [1, pos, vocab] of one prompt. */
+    public Tensor logits(int... tokens) { return run(RunRequest.of(tokens)).logits(); }
+
+    /** One prompt with the hooks that {@code filter} selects cached. */
+    public RunResult runWithCache(int[] tokens, java.util.function.Predicate<String> filter) {
+        return run(RunRequest.of(tokens).cache(filter));
+    }
+
+    public RunResult run(RunRequest req) {
+        closing.readLock().lock();
+        try {
+            if (closed) throw new IllegalStateException("engine is closed");
+            return execute(req);
+        } catch (OrtException e) {
+            throw new EngineException("ONNX Runtime failed: " + e.getMessage(), e);
+        } finally {
+            closing.readLock().unlock();
+        }
+    }
+
+    private RunResult execute(RunRequest req) throws OrtException {
+        int batch = req.batch();
+        int[] lengths = req.lengths();
+        int maxLen = 0;
+        for (int len : lengths) maxLen = Math.max(maxLen, len);
+        int first = req.prompts != null ? Stages.EMBED : checkStart(req.startLayer);
+        int last = req.stopAfter >= 0 ? checkStop(req.stopAfter, req) : Stages.unembed(config);
+        if (req.prompts != null) checkPrompts(req.prompts, maxLen);
+        else if (req.startResidual.dim(2) != config.dModel())
+            throw new IllegalArgumentException("residual has d_model " + req.startResidual.dim(2) + ", the model " + config.dModel());
+
+        Map<String, List<Patch>> patches = groupPatches(req.patches, first, last);
+        Set<String> cached = new HashSet<>();
+        for (HookPoint h : hooks.all()) {
+            int s = Stages.ofHookLayer(h.layer());
+            if (s >= first && s <= last && req.cacheFilter.test(h.name())) cached.add(h.name());
+        }
+
+        List<AutoCloseable> open = new ArrayList<>();
+        Map<String, Tensor> cache = new HashMap<>();
+        try {
+            OnnxTensor current = req.prompts != null ? tokenTensor(req.prompts, maxLen) : floatTensor(req.startResidual);
+            open.add(current);
+            for (int[] range : segments(first, last)) {
+                GraphSpec spec = new GraphSpec(range[0], range[1], within(cached, range), within(patches.keySet(), range));
+                try (SessionCache.Lease lease = sessions.acquire(spec)) {
+                    CompiledGraph graph = lease.compiled.graph();
+                    Map<String, OnnxTensor> feeds = new HashMap<>();
+                    feeds.put(graph.input(), current);
+                    for (String w : graph.weightInputs()) feeds.put(w, weightInputs.get(w));
+                    for (String h : graph.patchedHooks()) {
+                        PatchPorts pp = PatchPorts.build(hooks.get(h), hooks.get(h).shape(config, batch, maxLen), patches.get(h));
+                        long[] shape = longs(pp.shape);
+                        OnnxTensor mask = OnnxTensor.createTensor(env, pp.mask, shape, OnnxJavaType.BOOL);
+                        open.add(mask);
+                        OnnxTensor value = OnnxTensor.createTensor(env, pp.value, shape);
+                        open.add(value);
+                        feeds.put(Ports.patchMask(h), mask);
+                        feeds.put(Ports.patchValue(h), value);
+                    }
+                    Set<String> fetch = new HashSet<>();
+                    fetch.add(graph.output());
+                    for (String port : graph.hookPorts().values()) if (!port.equals(graph.input())) fetch.add(port);
+                    OrtSession.Result result = lease.compiled.session().run(feeds, fetch);
+                    open.add(result);
+                    for (var e : graph.hookPorts().entrySet()) {
+                        OnnxTensor t = e.getValue().equals(graph.input()) ? current : (OnnxTensor) result.get(e.getValue()).orElseThrow();
+                        cache.put(e.getKey(), toTensor(t));
+                    }
+                    current = (OnnxTensor) result.get(graph.output()).orElseThrow();
+                }
+                // what fed this segment is no longer needed: free it now to bound memory
+                closeAllBut(open, current);
+            }
+            Tensor out = req.logits || last != Stages.unembed(config) ? toTensor(current) : null;
+            Map<String, Tensor> ordered = new LinkedHashMap<>();
+            for (String name : hooks.names()) if (cache.containsKey(name)) ordered.put(name, cache.get(name));
+            boolean toLogits = last == Stages.unembed(config);
+            return new RunResult(hooks, lengths, toLogits ? out : null, toLogits ? null : out, ordered);
+        } finally {
+            for (AutoCloseable c : open) closeQuietly(c);
+        }
+    }
+
+    /** Closes everything opened so far except the result that holds {@code keep}. */
+    private static void closeAllBut(List<AutoCloseable> open, OnnxTensor keep) {
+        AutoCloseable holder = open.get(open.size() - 1); // the last session result owns `keep`
+        for (AutoCloseable c : open) if (c != holder && c != keep) closeQuietly(c);
+        open.clear();
+        open.add(holder);
+    }
+
+    private List<int[]> segments(int first, int last) {
+        List<int[]> out = new ArrayList<>();
+        if (options.fused()) out.add(new int[]{first, last});
+        else for (int s = first; s <= last; s++) out.add(new int[]{s, s});
+        return out;
+    }
+
+    private Set<String> within(Set<String> names, int[] range) {
+        Set<String> out = new HashSet<>();
+        for (String n : names) {
+            int s = Stages.ofHookLayer(hooks.get(n).layer());
+            if (s >= range[0] && s <= range[1]) out.add(n);
+        }
+        return out;
+    }
+
+    private Map<String, List<Patch>> groupPatches(List<Patch> patches, int first, int last) {
+        Map<String, List<Patch>> out = new LinkedHashMap<>();
+        for (Patch p : patches) {
+            if (!hooks.contains(p.hook())) throw new IllegalArgumentException("cannot patch unknown hook '" + p.hook() + "'");
+            int s = Stages.ofHookLayer(hooks.get(p.hook()).layer());
+            if (s < first || s > last)
+                throw new IllegalArgumentException("cannot patch " + p.hook() + ": the run covers " + Stages.describe(config, first)
+                        + " to " + Stages.describe(config, last));
+            out.computeIfAbsent(p.hook(), k -> new ArrayList<>()).add(p);
+        }
+        return out;
+    }
+
+    private int checkStart(int layer) {
+        if (layer < 0 || layer > config.nLayers())
+            throw new IllegalArgumentException("start layer " + layer + " outside [0, " + config.nLayers() + "]");
+        return Stages.block(layer);
+    }
+
+    private int checkStop(int layer, RunRequest req) {
+        if (layer < 0 || layer >= config.nLayers())
+            throw new IllegalArgumentException("stop layer " + layer + " outside [0, " + (config.nLayers() - 1) + "]");
+        if (req.prompts == null && layer < req.startLayer)
+            throw new IllegalArgumentException("stop layer " + layer + " is before start layer " + req.startLayer);
+        return Stages.block(layer);
+    }
+
+    private void checkPrompts(List<int[]> prompts, int maxLen) {
+        if (maxLen > config.nCtx())
+            throw new IllegalArgumentException("prompt of " + maxLen + " tokens is longer than the context of " + config.nCtx());
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] p = prompts.get(i);
+            if (p.length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
+            for (int k = 0; k < p.length; k++)
+                if (p[k] < 0 || p[k] >= config.dVocab())
+                    throw new IllegalArgumentException("token id " + p[k] + " (prompt " + i + ", position " + k + ") is outside the vocabulary [0, "
+                            + config.dVocab() + ")");
+        }
+    }
+
+    // ---------------------------------------------------------------- tensors in and out
+
+    private OnnxTensor tokenTensor(List<int[]> prompts, int maxLen) throws OrtException {
+        LongBuffer buf = ByteBuffer.allocateDirect(prompts.size() * maxLen * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+        for (int[] p : prompts) {
+            for (int k = 0; k < maxLen; k++) buf.put(k < p.length ? p[k] : 0); // right padding: causal attention never sees it
+        }
+        return OnnxTensor.createTensor(env, buf.rewind(), new long[]{prompts.size(), maxLen});
+    }
+
+    private OnnxTensor floatTensor(Tensor t) {
+        FloatBuffer buf = ByteBuffer.allocateDirect(t.size() * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        buf.put(t.data()).rewind();
+        try {
+            return OnnxTensor.createTensor(env, buf, longs(t.shape()));
+        } catch (OrtException e) {
+            throw new EngineException("cannot create tensor " + t, e);
+        }
+    }
+
+    private static Tensor toTensor(OnnxTensor t) {
+        long[] shape = t.getInfo().getShape();
+        int[] s = new int[shape.length];
+        for (int i = 0; i < s.length; i++) s[i] = (int) shape[i];
+        return new Tensor(t.getFloatBuffer().array(), s);
+    }
+
+    private static long[] longs(int[] a) {
+        long[] l = new long[a.length];
+        for (int i = 0; i < a.length; i++) l[i] = a[i];
+        return l;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) { /* closing is best effort */ }
+    }
+
+    @Override
+    public void close() {
+        closing.writeLock().lock();
+        try {
+            if (closed) return;
+            closed = true;
+            sessions.close();
+            weightInputs.values().forEach(OnnxValue::close);
+        } finally {
+            closing.writeLock().unlock();
+        }
+    }
+}
