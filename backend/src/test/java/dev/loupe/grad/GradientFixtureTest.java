@@ -1,0 +1,71 @@
+package dev.loupe.grad;
+
+import ai.onnxruntime.OnnxTensor;
+import dev.loupe.hooks.HookPoints;
+import dev.loupe.model.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Gradients of every hook and every weight, for each metric of the fixtures, against PyTorch autograd (float64
+ * values rounded to float32): in every tensor the largest error is within 1e-4 of the tensor's largest magnitude
+ * plus 1e-6 absolute. (Elementwise relative errors of float32 arithmetic can exceed 1e-4 where a gradient is a
+ * small sum of larger terms of both signs, e.g. at LayerNorm scales; the test prints the worst ones.)
+ */
+class GradientFixtureTest {
+    static final double ATOL = 1e-6, RTOL = 1e-4;
+
+    static Iterable<String> files() { return GradFixture.FILES; }
+
+    @ParameterizedTest
+    @MethodSource("files")
+    void everyHookAndWeightGradientMatchesAutograd(String file) throws Exception {
+        GradFixture f = GradFixture.load(file);
+        Set<String> hooks = new LinkedHashSet<>(HookPoints.of(f.config()).names());
+        GradGraph.Spec spec = new GradGraph.Spec(Set.of(), hooks, true);
+        double worstAbs = 0, worstRel = 0, worstElem = 0;
+        String worst = "";
+        try (Backprop bp = new Backprop(f.config(), 2)) {
+            Map<String, OnnxTensor> w = bp.weightFeeds(f.weights());
+            for (String m : f.metrics()) {
+                Metric metric = Metric.parse(m);
+                int n = f.prompt().length;
+                Backprop.Result r = bp.run(spec, w, f.prompt(), metric.ports(f.prompt(), 1, n, f.config().dVocab()));
+                float expectedValue = f.grads().get("grad[" + m + "].value").data()[0];
+                assertEquals(expectedValue, r.metric(), 1e-4 * Math.max(1, Math.abs(expectedValue)), file + " " + m + " value");
+                int checked = 0;
+                for (var e : f.grads().entrySet()) {
+                    String key = e.getKey(), prefix = "grad[" + m + "].";
+                    if (!key.startsWith(prefix) || key.endsWith(".value")) continue;
+                    String rest = key.substring(prefix.length());
+                    Tensor got = rest.startsWith("w.") ? r.get(GradGraph.weightGrad(rest.substring(2))) : r.get(GradGraph.hookGrad(rest));
+                    Tensor want = e.getValue();
+                    assertTrue(got.hasShape(want.shape()), key + " shape");
+                    double scale = 0, maxErr = 0;
+                    for (int i = 0; i < want.size(); i++) scale = Math.max(scale, Math.abs(want.data()[i]));
+                    for (int i = 0; i < want.size(); i++) {
+                        double a = got.data()[i], b = want.data()[i], err = Math.abs(a - b);
+                        maxErr = Math.max(maxErr, err);
+                        if (err > worstAbs) { worstAbs = err; worst = key; }
+                        if (Math.abs(b) > 1e-3) worstElem = Math.max(worstElem, err / Math.abs(b));
+                    }
+                    double limit = ATOL + RTOL * scale, e2 = maxErr;
+                    assertTrue(maxErr <= limit, () -> key + ": max error " + e2 + " exceeds " + limit);
+                    if (scale > 0) worstRel = Math.max(worstRel, maxErr / scale);
+                    checked++;
+                }
+                assertEquals(hooks.size() + f.weights().tensors().size(), checked, file + " " + m + ": every hook and weight checked");
+            }
+            w.values().forEach(OnnxTensor::close);
+        }
+        System.out.printf("grad fixtures %s: max abs error %.3g (%s), max error / tensor max %.3g, max elementwise rel error (|ref| > 1e-3) %.3g%n",
+                file, worstAbs, worst, worstRel, worstElem);
+    }
+}
