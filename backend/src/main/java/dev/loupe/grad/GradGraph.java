@@ -32,6 +32,8 @@ public final class GradGraph {
     public static final String METRIC_IDX = "metric_idx", METRIC_VAL = "metric_val", METRIC_LSE = "metric_lse";
     /** The metric value, a float scalar. */
     public static final String METRIC = "metric";
+    /** The logits [batch, pos, vocab], when asked for. */
+    public static final String LOGITS = "logits";
 
     /** Name of the output holding d metric / d hook. */
     public static String hookGrad(String hook) { return "grad:" + hook; }
@@ -46,8 +48,9 @@ public final class GradGraph {
      * @param values      hooks whose values are returned ({@link #hookValue})
      * @param grads       hooks whose gradients are returned ({@link #hookGrad})
      * @param weightGrads return the gradient of every weight ({@link #weightGrad})
+     * @param logits      return the logits ({@link #LOGITS}, [batch, pos, vocab])
      */
-    public record Spec(Set<String> values, Set<String> grads, boolean weightGrads) {
+    public record Spec(Set<String> values, Set<String> grads, boolean weightGrads, boolean logits) {
         public Spec {
             values = Set.copyOf(values);
             grads = Set.copyOf(grads);
@@ -55,8 +58,11 @@ public final class GradGraph {
 
         public boolean backward() { return weightGrads || !grads.isEmpty(); }
 
-        public static Spec training() { return new Spec(Set.of(), Set.of(), true); }
-        public static Spec forwardOnly() { return new Spec(Set.of(), Set.of(), false); }
+        public Spec(Set<String> values, Set<String> grads, boolean weightGrads) { this(values, grads, weightGrads, false); }
+
+        public static Spec training() { return new Spec(Set.of(), Set.of(), true, false); }
+        public static Spec forwardOnly() { return new Spec(Set.of(), Set.of(), false, false); }
+        public static Spec withLogits() { return new Spec(Set.of(), Set.of(), false, true); }
     }
 
     private final GptConfig config;
@@ -128,6 +134,10 @@ public final class GradGraph {
             String m2 = g.op("ReduceSum", List.of(g.op("Mul", List.of(lse, lseW))), "keepdims", 0);
             g.op("Add", METRIC, List.of(m1, m2));
             g.output(METRIC, DataType.FLOAT);
+            if (spec.logits()) {
+                g.op("Reshape", LOGITS, List.of(logits, bt(config.dVocab())));
+                g.output(LOGITS, DataType.FLOAT, "batch", "pos", config.dVocab());
+            }
             for (String h : spec.values()) {
                 String v = act.get(h);
                 if (v == null) throw new IllegalStateException("hook " + h + " was not built");
