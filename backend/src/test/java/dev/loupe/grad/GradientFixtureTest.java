@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -67,5 +68,20 @@ class GradientFixtureTest {
         }
         System.out.printf("grad fixtures %s: max abs error %.3g (%s), max error / tensor max %.3g, max elementwise rel error (|ref| > 1e-3) %.3g%n",
                 file, worstAbs, worst, worstRel, worstElem);
+    }
+
+    @org.junit.jupiter.api.Test
+    void dumpGradientsMatchTheFixture() {
+        GradFixture f = GradFixture.load("f16_1l");
+        java.util.List<String> hooks = java.util.List.of("blocks.0.attn.hook_z", "hook_embed", "ln_final.hook_scale");
+        Gradients.HookGradients g = Gradients.forHooks(f.weights(), f.prompt(), "logprob:-2:17", hooks);
+        assertEquals(java.util.List.of("grad:blocks.0.attn.hook_z", "grad:hook_embed", "grad:ln_final.hook_scale"), java.util.List.copyOf(g.tensors().keySet()));
+        for (String h : hooks) {
+            Tensor want = f.grads().get("grad[logprob:-2:17]." + h);
+            assertTrue(g.tensors().get("grad:" + h).maxAbsDiff(want) < 1e-5, h);
+        }
+        assertEquals(f.grads().get("grad[logprob:-2:17].value").data()[0], g.value(), 1e-4);
+        assertThrows(IllegalArgumentException.class, () -> Gradients.forHooks(f.weights(), f.prompt(), "logit_diff:99:1:2", hooks));
+        assertThrows(IllegalArgumentException.class, () -> Gradients.forHooks(f.weights(), f.prompt(), "perplexity", hooks));
     }
 }
