@@ -70,6 +70,7 @@ public final class GraphCompiler {
         private final Set<String> weightsUsed = new LinkedHashSet<>();
         private final Map<String, String> hookPorts = new LinkedHashMap<>();
         private final List<String> patchedHooks = new ArrayList<>();
+        private final Map<String, int[]> hookLayouts = new LinkedHashMap<>();
         private final int d = config.dModel(), nh = config.nHeads(), dh = config.dHead();
         private String causalMask;
 
@@ -102,7 +103,7 @@ public final class GraphCompiler {
             else g.output(Ports.RESID_OUT, DataType.FLOAT, "batch", "pos", d);
             List<String> fed = mode == WeightMode.INPUTS ? List.copyOf(weightsUsed) : List.of();
             return new CompiledGraph(spec, g.build().toByteArray(), input, output, fed,
-                    java.util.Collections.unmodifiableMap(hookPorts), List.copyOf(patchedHooks));
+                    java.util.Collections.unmodifiableMap(hookPorts), List.copyOf(patchedHooks), java.util.Collections.unmodifiableMap(hookLayouts));
         }
 
         // ------------------------------------------------------------ hooks and weights
@@ -235,11 +236,17 @@ public final class GraphCompiler {
             String batchPos = g.op("Shape", List.of(z), "start", 0L, "end", 2L);
             String headMajor = g.op("Reshape", List.of(g.op("MatMul", List.of(zh, wo)),
                     g.op("Concat", List.of(g.ints(nh), batchPos, g.ints(d)), "axis", 0))); // [head, batch, pos, d_model]
-            String result = hook(resultName, out -> g.op("Transpose", out, List.of(headMajor), "perm", new long[]{1, 2, 0, 3}));
-            // unpatched: sum the contiguous head-major copy; patched: sum what the patch left
-            String summed = spec.patched().contains(resultName)
-                    ? g.op("ReduceSum", List.of(result, g.ints(2)), "keepdims", 0)
-                    : g.op("ReduceSum", List.of(headMajor, g.ints(0)), "keepdims", 0);
+            String summed;
+            if (spec.patched().contains(resultName)) {
+                String result = hook(resultName, out -> g.op("Transpose", out, List.of(headMajor), "perm", new long[]{1, 2, 0, 3}));
+                summed = g.op("ReduceSum", List.of(result, g.ints(2)), "keepdims", 0);
+            } else {
+                // returned head-major as computed: the runtime reorders rows while copying, which it must do anyway
+                g.output(headMajor, DataType.FLOAT, nh, "batch", "pos", d);
+                hookPorts.put(resultName, headMajor);
+                hookLayouts.put(resultName, new int[]{1, 2, 0, 3});
+                summed = g.op("ReduceSum", List.of(headMajor, g.ints(0)), "keepdims", 0);
+            }
             return hook(p + "hook_attn_out", out -> g.op("Add", out, List.of(summed, bias)));
         }
 

@@ -275,7 +275,15 @@ public final class Safetensors implements AutoCloseable {
             Files.deleteIfExists(tmp);
             throw e;
         }
+        readableByAll(tmp, "rw-r--r--");
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Temporary files are private; what replaces them should have ordinary permissions. */
+    static void readableByAll(Path p, String perms) {
+        try {
+            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+        } catch (UnsupportedOperationException | IOException ignored) { /* not a POSIX file system */ }
     }
 
     static short toBf16(float f) {

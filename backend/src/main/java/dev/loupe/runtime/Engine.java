@@ -21,6 +21,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.lang.ref.WeakReference;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -28,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -44,6 +47,9 @@ public final class Engine implements AutoCloseable {
     private final Map<String, OnnxTensor> weightInputs = new HashMap<>();
     private final SessionCache sessions;
     private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
+    /** Open results, oldest first, and the bytes they leave unread in native memory. */
+    private final ArrayDeque<WeakReference<RunOutputs>> live = new ArrayDeque<>();
+    private final AtomicLong liveBytes = new AtomicLong();
     private boolean closed;
 
     private Engine(GptWeights weights, EngineOptions options) {
@@ -110,15 +116,20 @@ public final class Engine implements AutoCloseable {
             if (s >= first && s <= last && req.cacheFilter.test(h.name())) cached.add(h.name());
         }
 
-        List<AutoCloseable> open = new ArrayList<>();
-        Map<String, Tensor> cache = new HashMap<>();
+        enforceUnreadLimit();
+        RunOutputs out = new RunOutputs(liveBytes);
+        boolean ok = false;
+        AutoCloseable prev = null; // owner of `current` while `out` does not own it
         try {
             OnnxTensor current = req.prompts != null ? tokenTensor(req.prompts, maxLen) : floatTensor(req.startResidual);
-            open.add(current);
+            prev = current;
             for (int[] range : segments(first, last)) {
                 GraphSpec spec = new GraphSpec(range[0], range[1], within(cached, range), within(patches.keySet(), range));
+                OrtSession.Result result;
+                CompiledGraph graph;
+                List<OnnxTensor> patchTensors = new ArrayList<>();
                 try (SessionCache.Lease lease = sessions.acquire(spec)) {
-                    CompiledGraph graph = lease.compiled.graph();
+                    graph = lease.compiled.graph();
                     Map<String, OnnxTensor> feeds = new HashMap<>();
                     feeds.put(graph.input(), current);
                     for (String w : graph.weightInputs()) feeds.put(w, weightInputs.get(w));
@@ -126,42 +137,74 @@ public final class Engine implements AutoCloseable {
                         PatchPorts pp = PatchPorts.build(hooks.get(h), hooks.get(h).shape(config, batch, maxLen), patches.get(h));
                         long[] shape = longs(pp.shape);
                         OnnxTensor mask = OnnxTensor.createTensor(env, pp.mask, shape, OnnxJavaType.BOOL);
-                        open.add(mask);
+                        patchTensors.add(mask);
                         OnnxTensor value = OnnxTensor.createTensor(env, pp.value, shape);
-                        open.add(value);
+                        patchTensors.add(value);
                         feeds.put(Ports.patchMask(h), mask);
                         feeds.put(Ports.patchValue(h), value);
                     }
                     Set<String> fetch = new HashSet<>();
                     fetch.add(graph.output());
                     for (String port : graph.hookPorts().values()) if (!port.equals(graph.input())) fetch.add(port);
-                    OrtSession.Result result = lease.compiled.session().run(feeds, fetch);
-                    open.add(result);
-                    for (var e : graph.hookPorts().entrySet()) {
-                        OnnxTensor t = e.getValue().equals(graph.input()) ? current : (OnnxTensor) result.get(e.getValue()).orElseThrow();
-                        cache.put(e.getKey(), toTensor(t));
-                    }
-                    current = (OnnxTensor) result.get(graph.output()).orElseThrow();
+                    result = lease.compiled.session().run(feeds, fetch);
+                } finally {
+                    patchTensors.forEach(OnnxTensor::close);
                 }
-                // what fed this segment is no longer needed: free it now to bound memory
-                closeAllBut(open, current);
+                boolean keepResult = false, keepInput = false;
+                for (var e : graph.hookPorts().entrySet()) {
+                    if (e.getValue().equals(graph.input())) {
+                        out.put(e.getKey(), current);
+                        keepInput = true;
+                    } else {
+                        out.put(e.getKey(), (OnnxTensor) result.get(e.getValue()).orElseThrow(), graph.hookLayouts().get(e.getKey()));
+                        keepResult = true;
+                    }
+                }
+                // the segment's input is no longer needed unless a hook refers to it
+                if (prev != null) {
+                    if (keepInput) out.own(prev);
+                    else closeQuietly(prev);
+                }
+                current = (OnnxTensor) result.get(graph.output()).orElseThrow();
+                if (keepResult) {
+                    out.own(result);
+                    prev = null;
+                } else {
+                    prev = result;
+                }
             }
-            Tensor out = req.logits || last != Stages.unembed(config) ? toTensor(current) : null;
-            Map<String, Tensor> ordered = new LinkedHashMap<>();
-            for (String name : hooks.names()) if (cache.containsKey(name)) ordered.put(name, cache.get(name));
             boolean toLogits = last == Stages.unembed(config);
-            return new RunResult(hooks, lengths, toLogits ? out : null, toLogits ? null : out, ordered);
+            boolean keepFinal = req.logits || !toLogits;
+            if (keepFinal) out.put(toLogits ? RunResult.LOGITS : RunResult.RESIDUAL, current);
+            if (prev != null) {
+                if (keepFinal) out.own(prev);
+                else closeQuietly(prev);
+                prev = null;
+            }
+            List<String> names = new ArrayList<>();
+            for (String name : hooks.names()) if (out.has(name)) names.add(name);
+            synchronized (live) {
+                live.addLast(new WeakReference<>(out));
+            }
+            ok = true;
+            return new RunResult(hooks, lengths, names, keepFinal && toLogits, !toLogits, out::get, out::close);
         } finally {
-            for (AutoCloseable c : open) closeQuietly(c);
+            if (!ok) {
+                if (prev != null) closeQuietly(prev);
+                out.close();
+            }
         }
     }
 
-    /** Closes everything opened so far except the result that holds {@code keep}. */
-    private static void closeAllBut(List<AutoCloseable> open, OnnxTensor keep) {
-        AutoCloseable holder = open.get(open.size() - 1); // the last session result owns `keep`
-        for (AutoCloseable c : open) if (c != holder && c != keep) closeQuietly(c);
-        open.clear();
-        open.add(holder);
+    /** Copies the oldest open results to the heap while the native outputs left unread exceed the limit. */
+    private void enforceUnreadLimit() {
+        synchronized (live) {
+            live.removeIf(r -> r.get() == null || r.get().nativeBytes() == 0);
+            while (liveBytes.get() > options.maxUnread() && !live.isEmpty()) {
+                RunOutputs o = live.pollFirst().get();
+                if (o != null) o.spill();
+            }
+        }
     }
 
     private List<int[]> segments(int first, int last) {
@@ -240,13 +283,6 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private static Tensor toTensor(OnnxTensor t) {
-        long[] shape = t.getInfo().getShape();
-        int[] s = new int[shape.length];
-        for (int i = 0; i < s.length; i++) s[i] = (int) shape[i];
-        return new Tensor(t.getFloatBuffer().array(), s);
-    }
-
     private static long[] longs(int[] a) {
         long[] l = new long[a.length];
         for (int i = 0; i < a.length; i++) l[i] = a[i];
@@ -265,6 +301,10 @@ public final class Engine implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
+            synchronized (live) {
+                for (var r : live) if (r.get() != null) r.get().spill();
+                live.clear();
+            }
             sessions.close();
             weightInputs.values().forEach(OnnxValue::close);
         } finally {

@@ -1,0 +1,112 @@
+package dev.loupe.cli;
+
+import dev.loupe.hooks.HookPoint;
+import dev.loupe.model.LoadedModel;
+import dev.loupe.model.ModelFolder;
+import dev.loupe.model.ModelFolderException;
+import dev.loupe.model.Safetensors;
+import dev.loupe.model.Tensor;
+import dev.loupe.runtime.Engine;
+import dev.loupe.runtime.RunRequest;
+import dev.loupe.runtime.RunResult;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+@Command(name = "dump", description = "Run a model on one prompt and write the logits and hooks as F32 safetensors.")
+final class DumpCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NAME", description = "model name") String name;
+
+    @ArgGroup(multiplicity = "1") Input input;
+
+    static final class Input {
+        @Option(names = "--text", description = "prompt text (BOS is prepended unless --no-bos)") String text;
+        @Option(names = "--tokens", paramLabel = "ID,ID,...", description = "token ids, used as given") String tokens;
+    }
+
+    @Option(names = "--hooks", paramLabel = "REGEX", description = "hooks whose names contain a match (default: all)") String hooks;
+    @Option(names = "--no-bos", description = "do not prepend the BOS token to --text") boolean noBos;
+    @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
+    @Mixin ModelsDir models;
+
+    @Override
+    public Integer call() throws IOException {
+        LoadedModel model = openModel(models.resolve(), name);
+        int[] ids = input.text != null ? model.tokenizer().encode(input.text, !noBos) : parseIds(input.tokens);
+        String what = input.text != null ? "text" : "token list";
+        if (ids.length == 0) throw new CliException("the " + what + " has no tokens");
+        if (ids.length > model.config().nCtx())
+            throw new CliException("the " + what + " is " + ids.length + " tokens, longer than the model's context of " + model.config().nCtx());
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= model.config().dVocab())
+                throw new CliException("token id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + model.config().dVocab() + ")");
+        if (Files.isDirectory(out)) throw new CliException("--out " + out + " is a directory");
+
+        try (Engine engine = Engine.create(model.weights())) {
+            Set<String> selected = (hooks == null ? engine.hooks().all() : engine.hooks().matchingRegex(hooks))
+                    .stream().map(HookPoint::name).collect(Collectors.toSet());
+            RunResult r = engine.run(RunRequest.of(ids).cache(selected::contains));
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            tensors.put("logits", r.logits());
+            tensors.putAll(r.cache());
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("model", model.name());
+            meta.put("tokens", Arrays.toString(ids));
+            if (input.text != null) meta.put("text", input.text);
+            meta.put("config", model.config().toJson().toString());
+            Safetensors.write(out, tensors, meta);
+            System.out.println("wrote logits and " + r.cache().size() + " hooks for " + ids.length + " tokens to " + out);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
+        return 0;
+    }
+
+    static LoadedModel openModel(Path dir, String name) {
+        Path folder = dir.resolve(name);
+        if (!Files.isDirectory(folder)) {
+            String known;
+            try (Stream<Path> s = Files.isDirectory(dir) ? Files.list(dir) : Stream.empty()) {
+                List<String> names = s.filter(p -> Files.isRegularFile(p.resolve(ModelFolder.MANIFEST)))
+                        .map(p -> p.getFileName().toString()).sorted().toList();
+                known = names.isEmpty() ? "there are none" : "known: " + String.join(", ", names);
+            } catch (IOException e) {
+                known = "cannot list it";
+            }
+            throw new CliException("unknown model '" + name + "' in " + dir + " (" + known + ")");
+        }
+        try {
+            return ModelFolder.open(folder).load();
+        } catch (ModelFolderException e) {
+            throw new CliException("model '" + name + "': " + e.getMessage());
+        }
+    }
+
+    static int[] parseIds(String list) {
+        String[] parts = list.trim().split("\\s*,\\s*");
+        if (list.isBlank()) return new int[0];
+        int[] ids = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                ids[i] = Integer.parseInt(parts[i]);
+            } catch (NumberFormatException e) {
+                throw new CliException("'" + parts[i] + "' in --tokens is not a token id");
+            }
+        }
+        return ids;
+    }
+}
