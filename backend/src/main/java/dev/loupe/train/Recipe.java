@@ -15,8 +15,10 @@ import java.nio.file.Path;
  * name, description, config {HF config.json names}, task {"type": "brown" | "modadd" | "induction", ...},
  * batch, seq, steps, lr, min_lr [lr/10], warmup [0], weight_decay [0.1], beta1 [0.9], beta2 [0.95], eps [1e-8],
  * clip [1.0], seed [0], log_every [10], eval_every [steps/10], checkpoint_every [eval_every],
- * save_dtype ["F32" | "F16"], default [false]
+ * save_dtype ["F32" | "F16"], default [false], init_from [none: random initialisation]
  * </pre>
+ * {@code init_from} names a weights file (e.g. {@code onnx-models/NAME/model.safetensors} of an earlier stage) to start
+ * from instead of a random initialisation, with fresh optimizer state: a recipe in several stages.
  * Weights start from GPT-2's initialisation (N(0, 0.02), output projections scaled by 1/√(2·n_layer)) drawn with
  * {@code seed}. The learning rate rises linearly over {@code warmup} steps, then follows a cosine from {@code lr} to
  * {@code min_lr} at {@code steps}. Weight decay (decoupled, AdamW) applies to matrices, embeddings included, not to

@@ -69,7 +69,9 @@ public final class Trainer {
         Path ckpt = o.workDir().resolve(CHECKPOINT);
         long startStep = 0, tokens = 0;
         double elapsedBefore = 0;
-        GptWeights init = GptWeights.random(config, recipe.seed(), false);
+        GptWeights init = recipe.json().hasNonNull("init_from")
+                ? GptWeights.load(Path.of(recipe.json().get("init_from").asText()), config) // a later stage of a multi-stage recipe
+                : GptWeights.random(config, recipe.seed(), false);
         for (var e : init.tensors().entrySet()) params.add(new AdamW.Param(e.getKey(), e.getValue().data(), decays(e.getKey())));
         if (Files.exists(ckpt)) {
             if (!o.resume())
@@ -252,6 +254,9 @@ public final class Trainer {
                 steps, recipe.batch() <= 0 ? "all" : Integer.toString(recipe.batch()), recipe.seq(), tokens, num(recipe.beta1()), num(recipe.beta2()),
                 num(recipe.eps()), num(recipe.weightDecay()), num(recipe.lr()), recipe.warmup(), num(recipe.minLr()), num(recipe.clip()),
                 recipe.seed(), hms(seconds), Runtime.getRuntime().availableProcessors(), cpuName(), tokens / seconds));
+        if (recipe.json().hasNonNull("init_from"))
+            b.append("This stage started from the weights `").append(recipe.json().get("init_from").asText())
+                    .append("` of an earlier stage (fresh optimizer state); the token count above is this stage's.\n\n");
         b.append("Reproduce: `./loupe train onnx-models/").append(o.modelDir().getFileName()).append("/recipe.json`.\n\n");
         b.append("## Evaluation\n\n| figure | value |\n| --- | ---: |\n");
         eval.forEach((k, v) -> b.append(String.format(Locale.ROOT, "| %s | %.4f |%n", k, v)));
