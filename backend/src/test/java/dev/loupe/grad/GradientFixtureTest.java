@@ -84,4 +84,31 @@ class GradientFixtureTest {
         assertThrows(IllegalArgumentException.class, () -> Gradients.forHooks(f.weights(), f.prompt(), "logit_diff:99:1:2", hooks));
         assertThrows(IllegalArgumentException.class, () -> Gradients.forHooks(f.weights(), f.prompt(), "perplexity", hooks));
     }
+
+    @org.junit.jupiter.api.Test
+    void aBatchIsTheMeanOverItsRows() throws Exception {
+        GradFixture f = GradFixture.load("attnonly_2l");
+        int n = f.prompt().length;
+        int[] other = f.prompt().clone();
+        other[3] = (other[3] + 5) % f.config().dVocab();
+        int[] both = new int[2 * n];
+        System.arraycopy(f.prompt(), 0, both, 0, n);
+        System.arraycopy(other, 0, both, n, n);
+        try (Backprop bp = new Backprop(f.config(), 2)) {
+            var w = bp.weightFeeds(f.weights());
+            for (String m : f.metrics()) {
+                Metric metric = Metric.parse(m);
+                Backprop.Result a = bp.run(GradGraph.Spec.training(), w, f.prompt(), metric.ports(f.prompt(), 1, n, f.config().dVocab()));
+                Backprop.Result b = bp.run(GradGraph.Spec.training(), w, other, metric.ports(other, 1, n, f.config().dVocab()));
+                Backprop.Result ab = bp.run(GradGraph.Spec.training(), w, both, metric.ports(both, 2, n, f.config().dVocab()));
+                assertEquals((a.metric() + b.metric()) / 2, ab.metric(), 1e-5, m);
+                for (String name : f.weights().tensors().keySet()) {
+                    String g = GradGraph.weightGrad(name);
+                    float[] x = a.get(g).data(), y = b.get(g).data(), z = ab.get(g).data();
+                    for (int i = 0; i < z.length; i++) assertEquals((x[i] + y[i]) / 2, z[i], 1e-5 + 1e-4 * Math.abs(z[i]), m + " " + name);
+                }
+            }
+            w.values().forEach(OnnxTensor::close);
+        }
+    }
 }
