@@ -228,6 +228,7 @@ public final class Trainer {
         ObjectNode prov = m.putObject("provenance");
         prov.put("source", "trained by Loupe (./loupe train recipe.json)");
         prov.put("recipe", "recipe.json");
+        prov.put("recipe_name", recipe.name());
         prov.put("steps", steps);
         prov.put("tokens", tokens);
         prov.put("wall_time_s", Math.round(seconds));
@@ -254,9 +255,22 @@ public final class Trainer {
                 steps, recipe.batch() <= 0 ? "all" : Integer.toString(recipe.batch()), recipe.seq(), tokens, num(recipe.beta1()), num(recipe.beta2()),
                 num(recipe.eps()), num(recipe.weightDecay()), num(recipe.lr()), recipe.warmup(), num(recipe.minLr()), num(recipe.clip()),
                 recipe.seed(), hms(seconds), Runtime.getRuntime().availableProcessors(), cpuName(), tokens / seconds));
-        if (recipe.json().hasNonNull("init_from"))
-            b.append("This stage started from the weights `").append(recipe.json().get("init_from").asText())
-                    .append("` of an earlier stage (fresh optimizer state); the token count above is this stage's.\n\n");
+        if (recipe.json().hasNonNull("init_from")) {
+            Path from = Path.of(recipe.json().get("init_from").asText());
+            b.append("This stage started from the weights `").append(from)
+                    .append("` of an earlier stage (fresh optimizer state); the figures above are this stage's.");
+            Path earlier = from.toAbsolutePath().getParent().resolve(ModelFolder.MANIFEST);
+            if (Files.exists(earlier)) {
+                var prov = json().readTree(earlier.toFile()).path("provenance");
+                long st = prov.path("steps").asLong(), tk = prov.path("tokens").asLong();
+                double ws = prov.path("wall_time_s").asDouble();
+                b.append(String.format(Locale.ROOT, " The earlier stage (recipe `%s`) trained %d steps, %,d tokens, in %s; "
+                                + "its evaluation: %s. Both stages together: %d steps, %,d tokens, %s.",
+                        prov.path("recipe_name").asText(from.toAbsolutePath().getParent().getFileName().toString()), st, tk, hms(ws),
+                        prov.path("evaluation"), st + steps, tk + tokens, hms(ws + seconds)));
+            }
+            b.append("\n\n");
+        }
         b.append("Reproduce: `./loupe train onnx-models/").append(o.modelDir().getFileName()).append("/recipe.json`.\n\n");
         b.append("## Evaluation\n\n| figure | value |\n| --- | ---: |\n");
         eval.forEach((k, v) -> b.append(String.format(Locale.ROOT, "| %s | %.4f |%n", k, v)));
