@@ -21,24 +21,24 @@ import java.util.Map;
  * A small writer of ONNX graphs: each call adds a node and returns the name of its output, so graph code reads
  * like the arithmetic it builds. Dimensions are given as numbers or symbolic names ("batch", "pos").
  */
-final class GraphBuilder {
-    static final int OPSET = 20;
-    static final int IR_VERSION = 9;
+public final class GraphBuilder {
+    public static final int OPSET = 20;
+    public static final int IR_VERSION = 9;
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, String> constants = new HashMap<>();
     private int counter;
 
-    GraphBuilder(String name) { graph.setName(name); }
+    public GraphBuilder(String name) { graph.setName(name); }
 
     /** A fresh internal value name. */
-    String fresh(String hint) { return hint + "_" + counter++; }
+    public String fresh(String hint) { return hint + "_" + counter++; }
 
-    void input(String name, TensorProto.DataType type, Object... dims) { graph.addInput(valueInfo(name, type, dims)); }
+    public void input(String name, TensorProto.DataType type, Object... dims) { graph.addInput(valueInfo(name, type, dims)); }
 
-    void output(String name, TensorProto.DataType type, Object... dims) { graph.addOutput(valueInfo(name, type, dims)); }
+    public void output(String name, TensorProto.DataType type, Object... dims) { graph.addOutput(valueInfo(name, type, dims)); }
 
-    boolean hasOutput(String name) { return graph.getOutputList().stream().anyMatch(v -> v.getName().equals(name)); }
+    public boolean hasOutput(String name) { return graph.getOutputList().stream().anyMatch(v -> v.getName().equals(name)); }
 
     private static ValueInfoProto valueInfo(String name, TensorProto.DataType type, Object... dims) {
         TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
@@ -51,18 +51,18 @@ final class GraphBuilder {
     }
 
     /** Adds a node with one output named {@code out}; attributes are name/value pairs (Integer, Long, Float, long[], String). */
-    String op(String opType, String out, List<String> inputs, Object... attrs) {
+    public String op(String opType, String out, List<String> inputs, Object... attrs) {
         opMulti(opType, List.of(out), inputs, attrs);
         return out;
     }
 
     /** Adds a node with a fresh output name derived from the op type. */
-    String op(String opType, List<String> inputs, Object... attrs) {
+    public String op(String opType, List<String> inputs, Object... attrs) {
         return op(opType, fresh(opType.toLowerCase()), inputs, attrs);
     }
 
     /** A node with several outputs; an empty name leaves an optional output out. */
-    void opMulti(String opType, List<String> outs, List<String> inputs, Object... attrs) {
+    public void opMulti(String opType, List<String> outs, List<String> inputs, Object... attrs) {
         NodeProto.Builder n = NodeProto.newBuilder().setOpType(opType).setName(fresh("n_" + opType)).addAllInput(inputs).addAllOutput(outs);
         for (int i = 0; i < attrs.length; i += 2) n.addAttribute(attribute((String) attrs[i], attrs[i + 1]));
         graph.addNode(n);
@@ -83,7 +83,7 @@ final class GraphBuilder {
     }
 
     /** A constant 1-D int64 tensor (shapes, axes, indices), deduplicated. */
-    String ints(long... values) {
+    public String ints(long... values) {
         StringBuilder key = new StringBuilder("i");
         for (long v : values) key.append(':').append(v);
         return constants.computeIfAbsent(key.toString(), k -> {
@@ -94,7 +94,7 @@ final class GraphBuilder {
     }
 
     /** A constant int64 scalar. */
-    String intScalar(long value) {
+    public String intScalar(long value) {
         return constants.computeIfAbsent("is:" + value, k -> {
             ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
             return initializer(fresh("const_i64s"), TensorProto.DataType.INT64, new long[0], b.array());
@@ -102,7 +102,7 @@ final class GraphBuilder {
     }
 
     /** A constant float scalar. */
-    String floatScalar(float value) {
+    public String floatScalar(float value) {
         return constants.computeIfAbsent("fs:" + Float.floatToRawIntBits(value), k -> {
             ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
             return initializer(fresh("const_f32"), TensorProto.DataType.FLOAT, new long[0], b.array());
@@ -110,7 +110,7 @@ final class GraphBuilder {
     }
 
     /** A float initializer holding {@code data} (used when weights are baked into the graph). */
-    String floatTensor(String name, float[] data, int[] shape) {
+    public String floatTensor(String name, float[] data, int[] shape) {
         ByteBuffer b = ByteBuffer.allocate(data.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(data);
         long[] dims = new long[shape.length];
@@ -125,7 +125,7 @@ final class GraphBuilder {
         return name;
     }
 
-    ModelProto build() {
+    public ModelProto build() {
         return ModelProto.newBuilder()
                 .setIrVersion(IR_VERSION)
                 .setProducerName("loupe")

@@ -8,7 +8,7 @@ import ai.onnxruntime.OrtLoggingLevel;
  * The process-wide ONNX Runtime environment with one intra-op thread pool shared by all sessions, so that many
  * compiled graphs do not each start their own threads.
  */
-final class OrtRuntime {
+public final class OrtRuntime {
     private OrtRuntime() {}
 
     private static OrtEnvironment env;
@@ -18,7 +18,7 @@ final class OrtRuntime {
      * Creates the environment on a thread with a large stack: ONNX Runtime's start-up recurses deeply over the
      * process command line and overflows the JVM's default 1 MB main-thread stack when the class path is long.
      */
-    static synchronized OrtEnvironment env(int threads) {
+    public static synchronized OrtEnvironment env(int threads) {
         if (env == null) {
             Thread t = new Thread(null, () -> create(threads), "loupe-ort-init", 64L << 20);
             t.start();
@@ -46,5 +46,5 @@ final class OrtRuntime {
         }
     }
 
-    static synchronized boolean globalThreads() { return globalThreads; }
+    public static synchronized boolean globalThreads() { return globalThreads; }
 }
