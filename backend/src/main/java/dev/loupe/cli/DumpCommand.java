@@ -1,5 +1,6 @@
 package dev.loupe.cli;
 
+import dev.loupe.grad.Gradients;
 import dev.loupe.hooks.HookPoint;
 import dev.loupe.model.LoadedModel;
 import dev.loupe.model.ModelFolder;
@@ -40,6 +41,9 @@ final class DumpCommand implements Callable<Integer> {
 
     @Option(names = "--hooks", paramLabel = "REGEX", description = "hooks whose names contain a match (default: all)") String hooks;
     @Option(names = "--no-bos", description = "do not prepend the BOS token to --text") boolean noBos;
+    @Option(names = "--grad", paramLabel = "METRIC",
+            description = "also write grad:<hook>, the gradient of METRIC (loss, logit_diff:POS:A:B or logprob:POS:A) at every selected hook")
+    String grad;
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
     @Mixin ModelsDir models;
 
@@ -68,8 +72,15 @@ final class DumpCommand implements Callable<Integer> {
             meta.put("tokens", Arrays.toString(ids));
             if (input.text != null) meta.put("text", input.text);
             meta.put("config", model.config().toJson().toString());
+            if (grad != null) {
+                Gradients.HookGradients g = Gradients.forHooks(model.weights(), ids, grad, selected);
+                tensors.putAll(g.tensors()); // already named grad:<hook>
+                meta.put("grad_metric", grad);
+                meta.put("grad_metric_value", Float.toString(g.value()));
+            }
             Safetensors.write(out, tensors, meta);
-            System.out.println("wrote logits and " + r.cache().size() + " hooks for " + ids.length + " tokens to " + out);
+            System.out.println("wrote logits and " + r.cache().size() + " hooks" + (grad == null ? "" : " with their gradients of " + grad)
+                    + " for " + ids.length + " tokens to " + out);
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }

@@ -7,6 +7,7 @@ import dev.loupe.model.ModelFolder;
 import dev.loupe.model.Safetensors;
 import dev.loupe.model.Tensor;
 import dev.loupe.runtime.Engine;
+import dev.loupe.runtime.Fixture;
 import dev.loupe.runtime.RunRequest;
 import dev.loupe.runtime.RunResult;
 import org.junit.jupiter.api.Test;
@@ -95,6 +96,42 @@ class CliTest {
             assertArrayEquals(new int[]{1, 3, 16}, st.entry("hook_embed").shape());
             assertEquals("[15496, 995, 0]", st.metadata().get("tokens"));
         }
+    }
+
+    @Test
+    void dumpWithGradAgreesWithPyTorchAutograd() throws Exception {
+        Fixture fx = Fixture.load("odd_3l");
+        Path models = dir.resolve("models");
+        Path folder = Files.createDirectories(models.resolve("odd"));
+        Safetensors.write(folder.resolve("model.safetensors"), fx.weights().tensors(), Map.of());
+        var manifest = new ObjectMapper().createObjectNode();
+        manifest.set("config", fx.config().toJson());
+        var vocab = manifest.putObject("tokenizer").put("type", "list").putArray("vocab");
+        for (int i = 0; i < fx.config().dVocab(); i++) vocab.add("t" + i);
+        ModelFolder.writeManifest(folder, manifest);
+
+        String tokens = java.util.Arrays.stream(fx.prompts().get(0)).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(","));
+        String hooks = "blocks\\.(0\\.hook_resid_pre|1\\.attn\\.hook_pattern|2\\.mlp\\.hook_post)$";
+        try (Safetensors golden = Safetensors.open(Fixture.path("odd_3l"))) {
+            for (String metric : new ObjectMapper().readValue(golden.metadata().get("metrics"), String[].class)) {
+                Path out = dir.resolve("grad.safetensors");
+                Outcome r = cli("dump", "odd", "--tokens", tokens, "--hooks", hooks, "--grad", metric, "--out", out.toString(),
+                        "--models-dir", models.toString());
+                assertEquals(0, r.code(), r.err());
+                try (Safetensors st = Safetensors.open(out)) {
+                    for (String hook : java.util.List.of("blocks.0.hook_resid_pre", "blocks.1.attn.hook_pattern", "blocks.2.mlp.hook_post")) {
+                        Tensor expected = golden.read("grad[" + metric + "]." + hook), actual = st.read("grad:" + hook);
+                        assertArrayEquals(expected.shape(), actual.shape(), hook);
+                        float scale = Math.max(1e-2f, expected.maxAbsDiff(Tensor.zeros(expected.shape())));
+                        assertTrue(actual.maxAbsDiff(expected) <= 1e-4f * scale, metric + " at " + hook + ": " + actual.maxAbsDiff(expected));
+                    }
+                    assertEquals(golden.read("grad[" + metric + "].value").data()[0], Float.parseFloat(st.metadata().get("grad_metric_value")), 1e-4);
+                }
+            }
+        }
+        assertDumpFails("unknown metric", "dump", "odd", "--tokens", tokens, "--grad", "accuracy", "--out", dir.resolve("x.safetensors").toString(),
+                "--models-dir", models.toString());
+        assertFalse(Files.exists(dir.resolve("x.safetensors")));
     }
 
     @Test
