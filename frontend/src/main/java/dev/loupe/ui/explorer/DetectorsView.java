@@ -68,9 +68,9 @@ public class DetectorsView extends ExplorerPage {
         seed.setValue((int) r.seed());
         var c = config();
         out.add(new Paragraph(String.format(Locale.ROOT,
-                "%d sequences of <|endoftext|> and %d random tokens repeated twice (seed %d). Previous-token: attention from "
+                "%d sequences of %s and %d random tokens repeated twice (seed %d). Previous-token: attention from "
                         + "each token to the one before it; duplicate-token: to earlier occurrences of the same token; induction: "
-                        + "to the token after an earlier occurrence.%s", r.batch(), r.seqLen(), r.seed(),
+                        + "to the token after an earlier occurrence.%s", r.batch(), bosToken(), r.seqLen(), r.seed(),
                 answer.cached() ? " From the cache." : "")));
         List<String> x = IntStream.range(0, c.nHeads()).mapToObj(h -> "H" + h).toList();
         List<String> y = IntStream.range(0, c.nLayers()).mapToObj(l -> "L" + l).toList();

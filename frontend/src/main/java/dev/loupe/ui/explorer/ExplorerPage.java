@@ -155,9 +155,15 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         return promptField(state.get("text"), run);
     }
 
+    /** The model's BOS token as shown to users: <|endoftext|> for GPT-2's tokenizer. */
+    protected String bosToken() {
+        var tok = explorer.tokenizer(model);
+        return tok.bosId() < 0 ? "no BOS token" : tok.display(tok.bosId());
+    }
+
     /** A prompt box; Ctrl+Enter runs. */
     private TextArea promptField(String value, Runnable run) {
-        TextArea t = new TextArea("Prompt (<|endoftext|> is prepended, as in TransformerLens)");
+        TextArea t = new TextArea("Prompt (" + bosToken() + " is prepended, as in TransformerLens)");
         t.setId("prompt");
         t.setValue(value == null ? "" : value);
         t.setWidthFull();
