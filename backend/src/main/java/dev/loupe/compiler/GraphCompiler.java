@@ -128,7 +128,8 @@ public final class GraphCompiler {
                 v = producer.apply(finalName);
             }
             if (spec.outputs().contains(name)) {
-                if (!v.equals(Ports.RESID_IN) && !v.equals(Ports.RESID_OUT)) g.output(v, DataType.FLOAT, dims(hooks.get(name)));
+                // resid_pre of a block is the previous block's resid_post: one value, declared once
+                if (!v.equals(Ports.RESID_IN) && !v.equals(Ports.RESID_OUT) && !g.hasOutput(v)) g.output(v, DataType.FLOAT, dims(hooks.get(name)));
                 hookPorts.put(name, v);
             }
             return v;

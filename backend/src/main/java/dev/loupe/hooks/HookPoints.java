@@ -116,6 +116,4 @@ public final class HookPoints {
         Pattern p = Pattern.compile(regex);
         return n -> p.matcher(n).find();
     }
-
-    public static Predicate<String> all(boolean yes) { return n -> yes; }
 }

@@ -117,6 +117,17 @@ class StagesAndIdentitiesTest {
     }
 
     @Test
+    void fusedGraphOfSeveralLayersReturnsEveryHook() {
+        Fixture f = Fixture.load("odd_3l");
+        try (Engine fused = Engine.create(f.weights(), EngineOptions.defaults().withFused(true))) {
+            RunResult r = fused.run(RunRequest.of(f.prompts().get(1)).cacheAll());
+            FixtureTest.assertMatches(f.expected().get(1), r, "fused odd_3l");
+            RunResult mid = fused.run(RunRequest.fromResidual(1, r.get("blocks.1.hook_resid_pre")).stopAfter(2).cacheRegex("resid"));
+            assertClose(r.get("blocks.2.hook_resid_post"), mid.residual(), 1e-5f, "fused middle range");
+        }
+    }
+
+    @Test
     void variantsAreCompiledOnceAndEvictedWhenIdle() {
         Fixture f = Fixture.load("attnonly_2l");
         int[] tokens = f.prompts().get(0);
