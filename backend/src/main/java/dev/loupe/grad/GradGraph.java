@@ -35,6 +35,17 @@ public final class GradGraph {
     /** The logits [batch, pos, vocab], when asked for. */
     public static final String LOGITS = "logits";
 
+    /** Names of the dropout mask inputs of a config: the embedding sum, then each layer's attention and MLP outputs. */
+    public static List<String> dropoutMasks(GptConfig c) {
+        List<String> m = new java.util.ArrayList<>();
+        m.add("dropout:embed");
+        for (int l = 0; l < c.nLayers(); l++) {
+            m.add("dropout:" + l + ".attn");
+            if (!c.attnOnly()) m.add("dropout:" + l + ".mlp");
+        }
+        return m;
+    }
+
     /** Name of the output holding d metric / d hook. */
     public static String hookGrad(String hook) { return "grad:" + hook; }
     /** Name of the output holding the value of a hook. */
@@ -49,8 +60,11 @@ public final class GradGraph {
      * @param grads       hooks whose gradients are returned ({@link #hookGrad})
      * @param weightGrads return the gradient of every weight ({@link #weightGrad})
      * @param logits      return the logits ({@link #LOGITS}, [batch, pos, vocab])
+     * @param dropout     residual dropout for training: the embedding sum and every attention and MLP output are
+     *                    multiplied by mask inputs ({@link #dropoutMasks}, [batch, pos, d_model], 0 or 1/(1−p)) that
+     *                    the caller draws, so a run is a function of its inputs
      */
-    public record Spec(Set<String> values, Set<String> grads, boolean weightGrads, boolean logits) {
+    public record Spec(Set<String> values, Set<String> grads, boolean weightGrads, boolean logits, boolean dropout) {
         public Spec {
             values = Set.copyOf(values);
             grads = Set.copyOf(grads);
@@ -58,11 +72,12 @@ public final class GradGraph {
 
         public boolean backward() { return weightGrads || !grads.isEmpty(); }
 
-        public Spec(Set<String> values, Set<String> grads, boolean weightGrads) { this(values, grads, weightGrads, false); }
+        public Spec(Set<String> values, Set<String> grads, boolean weightGrads) { this(values, grads, weightGrads, false, false); }
 
-        public static Spec training() { return new Spec(Set.of(), Set.of(), true, false); }
-        public static Spec forwardOnly() { return new Spec(Set.of(), Set.of(), false, false); }
-        public static Spec withLogits() { return new Spec(Set.of(), Set.of(), false, true); }
+        public static Spec training() { return new Spec(Set.of(), Set.of(), true, false, false); }
+        public static Spec trainingWithDropout() { return new Spec(Set.of(), Set.of(), true, false, true); }
+        public static Spec forwardOnly() { return new Spec(Set.of(), Set.of(), false, false, false); }
+        public static Spec withLogits() { return new Spec(Set.of(), Set.of(), false, true, false); }
     }
 
     private final GptConfig config;
@@ -108,6 +123,7 @@ public final class GradGraph {
                 g.input(e.getKey(), DataType.FLOAT, dims);
             }
             batchPos = g.op("Shape", List.of(TOKENS), "start", 0L, "end", 2L);
+            if (spec.dropout()) for (String m : dropoutMasks(config)) g.input(m, DataType.FLOAT, "batch", "pos", d);
 
             // ---------------- forward
             String wteGather = g.op("Gather", List.of("wte.weight", TOKENS), "axis", 0);
@@ -116,7 +132,7 @@ public final class GradGraph {
             String pos = g.op("Slice", List.of("wpe.weight", g.ints(0), posLen, g.ints(0)));
             if (spec.values().contains(HookPoints.POS_EMBED))
                 setAct(HookPoints.POS_EMBED, g.op("Expand", List.of(pos, g.op("Shape", List.of(wteGather)))));
-            String x = g.op("Add", List.of(wteGather, pos));
+            String x = drop("dropout:embed", g.op("Add", List.of(wteGather, pos)));
             BlockSaved[] saved = new BlockSaved[config.nLayers()];
             for (int l = 0; l < config.nLayers(); l++) {
                 saved[l] = blockForward(l, x);
@@ -154,6 +170,7 @@ public final class GradGraph {
             String dWteOut = spec.weightGrads() ? g.op("Gemm", List.of(gLogits, yFlat), "transA", 1) : null; // [V, d]
             String gx = lnBackward("ln_final.", lnf, gY, "ln_f");
             for (int l = config.nLayers() - 1; l >= 0; l--) gx = blockBackward(l, saved[l], gx);
+            gx = drop("dropout:embed", gx);
             setGrad(HookPoints.EMBED, gx);
             setGrad(HookPoints.POS_EMBED, gx);
             if (spec.weightGrads()) {
@@ -178,6 +195,9 @@ public final class GradGraph {
         private String bt(int k) { return g.op("Concat", List.of(batchPos, g.ints(k)), "axis", 0); }
 
         private void setAct(String hook, String value) { act.put(hook, value); }
+
+        /** {@code x} times the dropout mask {@code mask} when the spec trains with dropout, else {@code x}. */
+        private String drop(String mask, String x) { return spec.dropout() ? g.op("Mul", List.of(x, mask)) : x; }
 
         private void setGrad(String hook, String value) { gradOf.put(hook, value); }
 
@@ -306,11 +326,11 @@ public final class GradGraph {
             String attnOut = linear(s.zFlat, wp + "attn.c_proj");
             setAct(p + "hook_attn_out", attnOut);
             if (config.attnOnly()) {
-                s.out = g.op("Add", List.of(x, attnOut));
+                s.out = g.op("Add", List.of(x, drop("dropout:" + l + ".attn", attnOut)));
                 setAct(p + "hook_resid_post", s.out);
                 return s;
             }
-            s.mid = g.op("Add", List.of(x, attnOut));
+            s.mid = g.op("Add", List.of(x, drop("dropout:" + l + ".attn", attnOut)));
             setAct(p + "hook_resid_mid", s.mid);
             s.ln2 = lnForward(p + "ln2.", s.mid, wp + "ln_2");
             s.pre = linear(s.ln2.y, wp + "mlp.c_fc");
@@ -319,7 +339,7 @@ public final class GradGraph {
             setAct(p + "mlp.hook_post", s.post);
             String mlpOut = linear(s.post, wp + "mlp.c_proj");
             setAct(p + "hook_mlp_out", mlpOut);
-            s.out = g.op("Add", List.of(s.mid, mlpOut));
+            s.out = g.op("Add", List.of(s.mid, drop("dropout:" + l + ".mlp", mlpOut)));
             setAct(p + "hook_resid_post", s.out);
             return s;
         }
@@ -343,8 +363,9 @@ public final class GradGraph {
             setGrad(p + "hook_resid_post", gOut);
             String gMid = gOut;
             if (!config.attnOnly()) {
-                setGrad(p + "hook_mlp_out", gOut);
-                String gPost = linearBackward(s.post, gOut, wp + "mlp.c_proj", config.dMlp(), d);
+                String gMlpOut = drop("dropout:" + l + ".mlp", gOut);
+                setGrad(p + "hook_mlp_out", gMlpOut);
+                String gPost = linearBackward(s.post, gMlpOut, wp + "mlp.c_proj", config.dMlp(), d);
                 setGrad(p + "mlp.hook_post", gPost);
                 String gPre = g.op("Mul", List.of(gPost, geluGrad(s.pre)));
                 setGrad(p + "mlp.hook_pre", gPre);
@@ -352,11 +373,12 @@ public final class GradGraph {
                 gMid = g.op("Add", List.of(gOut, lnBackward(p + "ln2.", s.ln2, gLn2, wp + "ln_2")));
                 setGrad(p + "hook_resid_mid", gMid);
             }
-            setGrad(p + "hook_attn_out", gMid);
+            String gAttnOut = drop("dropout:" + l + ".attn", gMid);
+            setGrad(p + "hook_attn_out", gAttnOut);
             if (spec.grads().contains(p + "attn.hook_result"))
-                setGrad(p + "attn.hook_result", g.op("Expand", List.of(g.op("Unsqueeze", List.of(gMid, g.ints(2))),
+                setGrad(p + "attn.hook_result", g.op("Expand", List.of(g.op("Unsqueeze", List.of(gAttnOut, g.ints(2))),
                         g.op("Concat", List.of(batchPos, g.ints(nh, d)), "axis", 0))));
-            String gzFlat = linearBackward(s.zFlat, gMid, wp + "attn.c_proj", d, d);
+            String gzFlat = linearBackward(s.zFlat, gAttnOut, wp + "attn.c_proj", d, d);
             String gz = g.op("Reshape", List.of(gzFlat, g.ints(0, 0, nh, dh)));
             setGrad(p + "attn.hook_z", gz);
             String gzh = g.op("Transpose", List.of(gz), "perm", new long[]{0, 2, 1, 3});

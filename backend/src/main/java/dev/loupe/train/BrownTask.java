@@ -79,7 +79,8 @@ final class BrownTask implements Task {
                 + String.format("| unigram (%s) | %.4f |%n", r.unigram().setting(), r.unigram().heldOutNats())
                 + String.format("| best smoothed bigram: %s (%s) | %.4f |%n", r.bigram().model(), r.bigram().setting(), r.bigram().heldOutNats())
                 + String.format("| **this model** | **%.4f** |%n", model)
-                + String.format("%nThe model beats the bigram baseline by %.3f nats per token (perplexity %.0f vs %.0f).%n",
-                r.bigram().heldOutNats() - model, Math.exp(model), Math.exp(r.bigram().heldOutNats()));
+                + String.format("%nThe model is %.3f nats per token %s the bigram baseline (perplexity %.0f vs %.0f).%n",
+                Math.abs(r.bigram().heldOutNats() - model), model <= r.bigram().heldOutNats() ? "better than" : "worse than",
+                Math.exp(model), Math.exp(r.bigram().heldOutNats()));
     }
 }

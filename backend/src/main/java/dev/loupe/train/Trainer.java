@@ -111,7 +111,20 @@ public final class Trainer {
             int lossCount = 0;
             for (long step = startStep; step < recipe.steps(); step++) {
                 Task.StepBatch b = task.batch(step);
-                Backprop.Result r = bp.run(GradGraph.Spec.training(), feeds, b.tokens(), b.ports());
+                Backprop.Result r;
+                if (recipe.dropout() > 0) {
+                    Map<String, OnnxTensor> withMasks = new LinkedHashMap<>(feeds);
+                    List<OnnxTensor> masks = dropoutMasks(bp, step, b.rows(), b.len());
+                    List<String> names = GradGraph.dropoutMasks(config);
+                    for (int i = 0; i < names.size(); i++) withMasks.put(names.get(i), masks.get(i));
+                    try {
+                        r = bp.run(GradGraph.Spec.trainingWithDropout(), withMasks, b.tokens(), b.ports());
+                    } finally {
+                        for (OnnxTensor m : masks) m.close();
+                    }
+                } else {
+                    r = bp.run(GradGraph.Spec.training(), feeds, b.tokens(), b.ports());
+                }
                 for (AdamW.Param p : params) p.g = r.get(GradGraph.weightGrad(p.name)).data();
                 double lr = recipe.lrAt(step);
                 double norm = opt.step(step + 1, lr, recipe.clip());
@@ -170,6 +183,19 @@ public final class Trainer {
             writeModel(recipe.steps(), tokens, seconds, lastEval, report);
             return new Summary(recipe.steps(), tokens, seconds, tokens / seconds, lastEval);
         }
+    }
+
+    /** Dropout masks of step {@code step}: 0 with probability p, else 1/(1−p); a function of the seed and the step. */
+    private List<OnnxTensor> dropoutMasks(Backprop bp, long step, int rows, int len) throws OrtException {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(recipe.seed() * 0x9E3779B97F4A7C15L + 0x5DEECE66DL * (step + 1));
+        float keep = (float) (1 / (1 - recipe.dropout()));
+        List<OnnxTensor> out = new ArrayList<>();
+        for (String ignored : GradGraph.dropoutMasks(config)) {
+            float[] m = new float[rows * len * config.dModel()];
+            for (int i = 0; i < m.length; i++) m[i] = rnd.nextDouble() < recipe.dropout() ? 0f : keep;
+            out.add(bp.tensor(m, new int[]{rows, len, config.dModel()}));
+        }
+        return out;
     }
 
     private void checkpoint(Path file, long step, long tokens, double elapsed) throws IOException {
@@ -250,11 +276,11 @@ public final class Trainer {
         b.append("## Data\n\n").append(task.dataDescription()).append("\n\n");
         b.append("## Training\n\n");
         b.append(String.format(Locale.ROOT, "%d steps, batch %s × %d tokens, %,d tokens in all. AdamW (β = %s, %s; ε = %s; weight decay %s on matrices "
-                        + "and embeddings), learning rate %s with %d warm-up steps and cosine decay to %s, gradient norm clipped at %s, seed %d. "
+                        + "and embeddings), learning rate %s with %d warm-up steps and cosine decay to %s, gradient norm clipped at %s, seed %d%s. "
                         + "Wall time %s on this machine (%d cores, %s), %.0f tokens/s on average, evaluations included.%n%n",
                 steps, recipe.batch() <= 0 ? "all" : Integer.toString(recipe.batch()), recipe.seq(), tokens, num(recipe.beta1()), num(recipe.beta2()),
                 num(recipe.eps()), num(recipe.weightDecay()), num(recipe.lr()), recipe.warmup(), num(recipe.minLr()), num(recipe.clip()),
-                recipe.seed(), hms(seconds), Runtime.getRuntime().availableProcessors(), cpuName(), tokens / seconds));
+                recipe.seed(), recipe.dropout() > 0 ? ", residual dropout " + num(recipe.dropout()) : "", hms(seconds), Runtime.getRuntime().availableProcessors(), cpuName(), tokens / seconds));
         if (recipe.json().hasNonNull("init_from")) {
             Path from = Path.of(recipe.json().get("init_from").asText());
             b.append("This stage started from the weights `").append(from)

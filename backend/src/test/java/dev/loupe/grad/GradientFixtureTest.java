@@ -111,4 +111,41 @@ class GradientFixtureTest {
             w.values().forEach(OnnxTensor::close);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void dropoutMasksOfOnesChangeNothingAndZeroMasksCutTheBlocks() throws Exception {
+        GradFixture f = GradFixture.load("odd_3l");
+        int n = f.prompt().length, d = f.config().dModel();
+        Metric metric = Metric.parse("loss");
+        try (Backprop bp = new Backprop(f.config(), 2)) {
+            var w = bp.weightFeeds(f.weights());
+            Backprop.Result plain = bp.run(GradGraph.Spec.training(), w, f.prompt(), metric.ports(f.prompt(), 1, n, f.config().dVocab()));
+            float[] ones = new float[n * d];
+            java.util.Arrays.fill(ones, 1f);
+            var feeds = new java.util.HashMap<>(w);
+            java.util.List<OnnxTensor> masks = new java.util.ArrayList<>();
+            for (String m : GradGraph.dropoutMasks(f.config())) {
+                OnnxTensor t = bp.tensor(m.equals("dropout:embed") ? ones : new float[n * d], new int[]{1, n, d});
+                masks.add(t);
+                feeds.put(m, t);
+            }
+            // blocks dropped entirely: the model is embed -> ln_f -> unembed, blocks get no gradient through their outputs
+            Backprop.Result cut = bp.run(GradGraph.Spec.trainingWithDropout(), feeds, f.prompt(), metric.ports(f.prompt(), 1, n, f.config().dVocab()));
+            assertTrue(Math.abs(cut.metric() - plain.metric()) > 1e-3);
+            for (float v : cut.get(GradGraph.weightGrad("h.1.mlp.c_fc.weight")).data()) assertEquals(0f, v);
+            masks.forEach(OnnxTensor::close);
+            masks.clear();
+            for (String m : GradGraph.dropoutMasks(f.config())) {
+                OnnxTensor t = bp.tensor(ones, new int[]{1, n, d});
+                masks.add(t);
+                feeds.put(m, t);
+            }
+            Backprop.Result same = bp.run(GradGraph.Spec.trainingWithDropout(), feeds, f.prompt(), metric.ports(f.prompt(), 1, n, f.config().dVocab()));
+            assertEquals(plain.metric(), same.metric(), 1e-6);
+            for (String name : f.weights().tensors().keySet())
+                assertTrue(plain.get(GradGraph.weightGrad(name)).maxAbsDiff(same.get(GradGraph.weightGrad(name))) < 1e-6, name);
+            masks.forEach(OnnxTensor::close);
+            w.values().forEach(OnnxTensor::close);
+        }
+    }
 }

@@ -26,7 +26,7 @@ class TrainerTest {
                  "config": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_inner": 32, "n_positions": 3, "vocab_size": 12},
                  "task": {"type": "modadd", "p": 11, "train_fraction": 0.5, "split_seed": 1},
                  "batch": 0, "seq": 3, "lr": 0.01, "warmup": 2, "weight_decay": 0.5, "seed": 3,
-                 "log_every": 2, "eval_every": 4, "checkpoint_every": 3}""");
+                 "log_every": 2, "eval_every": 4, "checkpoint_every": 3, "dropout": 0.1}""");
         o.put("steps", steps);
         return Recipe.of(o, "tiny");
     }
