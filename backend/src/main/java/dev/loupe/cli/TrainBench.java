@@ -9,7 +9,6 @@ import dev.loupe.grad.Metric;
 import dev.loupe.model.GptConfig;
 import dev.loupe.model.GptWeights;
 import dev.loupe.train.AdamW;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -136,12 +135,4 @@ public final class TrainBench implements Callable<Integer> {
         return 0;
     }
 
-    public static void main(String[] args) {
-        CommandLine cli = new CommandLine(new TrainBench());
-        cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            line.getErr().println("bench train: " + e.getMessage());
-            return 1;
-        });
-        System.exit(cli.execute(args));
-    }
 }

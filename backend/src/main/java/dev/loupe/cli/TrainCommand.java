@@ -3,7 +3,6 @@ package dev.loupe.cli;
 import dev.loupe.train.Recipe;
 import dev.loupe.train.Task;
 import dev.loupe.train.Trainer;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -55,12 +54,4 @@ public final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    public static void main(String[] args) {
-        CommandLine cli = new CommandLine(new TrainCommand());
-        cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            line.getErr().println("train: " + e.getMessage());
-            return 1;
-        });
-        System.exit(cli.execute(args));
-    }
 }

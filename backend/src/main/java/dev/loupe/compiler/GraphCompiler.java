@@ -57,6 +57,20 @@ public final class GraphCompiler {
         return new Build(spec).run();
     }
 
+    /** A hook's ONNX dimensions: symbolic "batch" and "pos" for those axes, numbers for the rest. */
+    public static Object[] hookDims(HookPoint hp, GptConfig config) {
+        Object[] out = new Object[hp.rank()];
+        for (int i = 0; i < out.length; i++) {
+            Axis a = hp.axes().get(i);
+            out[i] = switch (a) {
+                case BATCH -> "batch";
+                case POS, QUERY_POS, KEY_POS -> "pos";
+                default -> hp.shape(config, 1, 1)[i];
+            };
+        }
+        return out;
+    }
+
     private static Set<String> union(Set<String> a, Set<String> b) {
         Set<String> s = new LinkedHashSet<>(a);
         s.addAll(b);
@@ -137,18 +151,7 @@ public final class GraphCompiler {
 
         String hook(String name, UnaryOperator<String> producer) { return hook(name, producer, null); }
 
-        private Object[] dims(HookPoint hp) {
-            Object[] out = new Object[hp.rank()];
-            for (int i = 0; i < out.length; i++) {
-                Axis a = hp.axes().get(i);
-                out[i] = switch (a) {
-                    case BATCH -> "batch";
-                    case POS, QUERY_POS, KEY_POS -> "pos";
-                    default -> hp.shape(config, 1, 1)[i];
-                };
-            }
-            return out;
-        }
+        private Object[] dims(HookPoint hp) { return hookDims(hp, config); }
 
         // patch ports broadcast, so every dimension is free
         private Object[] symbolicDims(HookPoint hp, String tag) {

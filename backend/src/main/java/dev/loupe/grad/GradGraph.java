@@ -2,7 +2,7 @@ package dev.loupe.grad;
 
 import ai.onnx.proto.OnnxMl.TensorProto.DataType;
 import dev.loupe.compiler.GraphBuilder;
-import dev.loupe.hooks.Axis;
+import dev.loupe.compiler.GraphCompiler;
 import dev.loupe.hooks.HookPoint;
 import dev.loupe.hooks.HookPoints;
 import dev.loupe.model.GptConfig;
@@ -210,18 +210,7 @@ public final class GradGraph {
             g.output(name, DataType.FLOAT, dims);
         }
 
-        private Object[] dims(HookPoint hp) {
-            Object[] out = new Object[hp.rank()];
-            for (int i = 0; i < out.length; i++) {
-                Axis a = hp.axes().get(i);
-                out[i] = switch (a) {
-                    case BATCH -> "batch";
-                    case POS, QUERY_POS, KEY_POS -> "pos";
-                    default -> hp.shape(config, 1, 1)[i];
-                };
-            }
-            return out;
-        }
+        private Object[] dims(HookPoint hp) { return GraphCompiler.hookDims(hp, config); }
 
         // ------------------------------------------------------------ LayerNorm
 
