@@ -12,6 +12,7 @@ import com.vaadin.flow.data.renderer.ComponentRenderer;
 import com.vaadin.flow.router.PageTitle;
 import com.vaadin.flow.router.Route;
 import dev.loupe.model.GptConfig;
+import dev.loupe.service.Explorer;
 import dev.loupe.service.ModelCatalog;
 
 /** The landing page: every model Loupe found, with its shape and card. */
@@ -19,7 +20,8 @@ import dev.loupe.service.ModelCatalog;
 @PageTitle("Loupe — models")
 public class HomeView extends VerticalLayout {
 
-    public HomeView(ModelCatalog catalog) {
+    public HomeView(ModelCatalog catalog, Explorer explorer) {
+        String defaultModel = explorer.defaultModel().orElse(null);
         add(new H2("Models"));
         add(new Paragraph("Models found in " + catalog.modelsDir() + ". Prompts are run with "
                 + "<|endoftext|> prepended as the first token, as TransformerLens does."));
@@ -33,7 +35,7 @@ public class HomeView extends VerticalLayout {
         grid.addColumn(e -> e.config().map(GptConfig::nHeads).map(String::valueOf).orElse("")).setHeader("Heads");
         grid.addColumn(e -> e.config().map(GptConfig::dModel).map(String::valueOf).orElse("")).setHeader("d_model");
         grid.addColumn(e -> e.config().map(GptConfig::dVocab).map(String::valueOf).orElse("")).setHeader("Vocabulary");
-        grid.addColumn(new ComponentRenderer<>(HomeView::status)).setHeader("Status").setAutoWidth(true);
+        grid.addColumn(new ComponentRenderer<>(e -> status(e, e.name().equals(defaultModel)))).setHeader("Status").setAutoWidth(true);
         grid.addColumn(new ComponentRenderer<>(e -> e.available()
                 ? new com.vaadin.flow.component.html.Anchor("/model/" + e.name(), "Explore")
                 : new Span())).setHeader("").setAutoWidth(true);
@@ -47,7 +49,7 @@ public class HomeView extends VerticalLayout {
         setWidthFull();
     }
 
-    private static Span status(ModelCatalog.Entry e) {
+    private static Span status(ModelCatalog.Entry e, boolean isDefault) {
         Span s;
         if (!e.available()) {
             s = new Span("unavailable: " + e.problem());
@@ -56,7 +58,7 @@ public class HomeView extends VerticalLayout {
             s = new Span("placeholder");
             s.getElement().getThemeList().add("badge contrast");
         } else {
-            s = new Span("ready");
+            s = new Span(isDefault ? "ready · default" : "ready");
             s.getElement().getThemeList().add("badge success");
         }
         return s;
