@@ -129,7 +129,7 @@ public class Explorer {
 
     public int checkHead(String model, Integer head) {
         int n = config(model).nHeads();
-        if (head == null || head == -1) return -1;
+        if (head == null) return -1; // all heads of the layer
         if (head < 0 || head >= n)
             throw ApiException.badRequest("head " + head + " is out of range: " + model + " has heads 0–" + (n - 1) + " in every layer");
         return head;
