@@ -27,7 +27,9 @@ public class WholeNumberParams implements ParamConverterProvider {
             public T fromString(String value) {
                 if (value == null || value.isBlank()) return null;
                 try {
-                    return (T) (rawType == Integer.class ? Integer.valueOf(value.trim()) : Long.valueOf(value.trim()));
+                    // separate branches: a conditional expression would unbox and widen an Integer to long
+                    if (rawType == Integer.class) return rawType.cast(Integer.valueOf(value.trim()));
+                    return rawType.cast(Long.valueOf(value.trim()));
                 } catch (NumberFormatException e) {
                     throw new BadRequestException(name + " must be a whole number, got '" + value + "'");
                 }
