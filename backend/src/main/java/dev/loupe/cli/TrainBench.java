@@ -9,13 +9,12 @@ import dev.loupe.grad.Metric;
 import dev.loupe.model.GptConfig;
 import dev.loupe.model.GptWeights;
 import dev.loupe.train.AdamW;
+import dev.loupe.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -74,14 +73,8 @@ public final class TrainBench implements Callable<Integer> {
         double first = Double.NaN, last = Double.NaN;
         long t0 = 0;
         try (Backprop bp = new Backprop(c, threads)) {
-            Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
             Map<String, FloatBuffer> direct = new LinkedHashMap<>();
-            for (AdamW.Param p : params) {
-                FloatBuffer b = ByteBuffer.allocateDirect(p.w.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-                b.put(p.w).rewind();
-                direct.put(p.name, b);
-                feeds.put(p.name, bp.wrap(b, shapes.get(p.name)));
-            }
+            Map<String, OnnxTensor> feeds = Trainer.weightFeeds(bp, params, shapes, direct);
             GradGraph.Spec spec = GradGraph.Spec.training();
             for (int s = 0; s < steps; s++) {
                 if (s == warm) t0 = System.nanoTime();

@@ -98,13 +98,7 @@ public final class Trainer {
         AdamW opt = new AdamW(params, recipe.beta1(), recipe.beta2(), recipe.eps(), recipe.weightDecay());
         Map<String, Double> lastEval = Map.of();
         try (Backprop bp = new Backprop(config, o.threads())) {
-            Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-            for (AdamW.Param p : params) {
-                FloatBuffer b = ByteBuffer.allocateDirect(p.w.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-                b.put(p.w).rewind();
-                direct.put(p.name, b);
-                feeds.put(p.name, bp.wrap(b, shapes.get(p.name)));
-            }
+            Map<String, OnnxTensor> feeds = weightFeeds(bp, params, shapes, direct);
             Task.Evaluator ev = (spec, toks, ports) -> bp.run(spec, feeds, toks, ports);
             long t0 = System.nanoTime(), windowStart = t0, windowTokens = 0;
             double lossSum = 0, evalSeconds = 0;
@@ -359,4 +353,20 @@ public final class Trainer {
     }
 
     static ObjectMapper json() { return new ObjectMapper(); }
+
+    /**
+     * The weights as ONNX Runtime inputs over direct buffers ({@code direct}, filled here), so the optimizer can
+     * update them in place between steps without re-wrapping.
+     */
+    public static Map<String, OnnxTensor> weightFeeds(Backprop bp, List<AdamW.Param> params, Map<String, int[]> shapes,
+                                                      Map<String, FloatBuffer> direct) throws OrtException {
+        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+        for (AdamW.Param p : params) {
+            FloatBuffer b = ByteBuffer.allocateDirect(p.w.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            b.put(p.w).rewind();
+            direct.put(p.name, b);
+            feeds.put(p.name, bp.wrap(b, shapes.get(p.name)));
+        }
+        return feeds;
+    }
 }
