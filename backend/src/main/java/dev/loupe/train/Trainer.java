@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.grad.Backprop;
 import dev.loupe.grad.GradGraph;
@@ -253,10 +254,34 @@ public final class Trainer {
         prov.put("tokens", tokens);
         prov.put("wall_time_s", Math.round(seconds));
         prov.put("weights_dtype", recipe.saveDtype());
+        EarlierStages earlier = earlierStages();
+        if (earlier != null) { // the whole chain of stages that made these weights
+            prov.put("stages", earlier.stages() + 1);
+            prov.put("total_steps", earlier.steps() + steps);
+            prov.put("total_tokens", earlier.tokens() + tokens);
+            prov.put("total_wall_time_s", Math.round(earlier.wallSeconds() + seconds));
+        }
         ObjectNode ev = prov.putObject("evaluation");
         eval.forEach(ev::put);
         ModelFolder.writeManifest(dir, m);
         Files.writeString(dir.resolve("CARD.md"), card(steps, tokens, seconds, eval, report));
+    }
+
+    /** What the stages before this one did, summed, read from the manifest beside {@code init_from}'s weights. */
+    private record EarlierStages(int stages, long steps, long tokens, double wallSeconds, String lastRecipe, JsonNode lastEvaluation) {
+    }
+
+    private EarlierStages earlierStages() throws IOException {
+        if (!recipe.json().hasNonNull("init_from")) return null;
+        Path folder = Path.of(recipe.json().get("init_from").asText()).toAbsolutePath().getParent();
+        Path manifest = folder.resolve(ModelFolder.MANIFEST);
+        if (!Files.exists(manifest)) return null;
+        JsonNode prov = json().readTree(manifest.toFile()).path("provenance");
+        // a manifest of a single stage has no totals: its own figures are the totals
+        return new EarlierStages(prov.path("stages").asInt(1), prov.path("total_steps").asLong(prov.path("steps").asLong()),
+                prov.path("total_tokens").asLong(prov.path("tokens").asLong()),
+                prov.path("total_wall_time_s").asDouble(prov.path("wall_time_s").asDouble()),
+                prov.path("recipe_name").asText(folder.getFileName().toString()), prov.path("evaluation"));
     }
 
     private String card(long steps, long tokens, double seconds, Map<String, Double> eval, String report) throws IOException {
@@ -279,16 +304,13 @@ public final class Trainer {
             Path from = Path.of(recipe.json().get("init_from").asText());
             b.append("This stage started from the weights `").append(from)
                     .append("` of an earlier stage (fresh optimizer state); the figures above are this stage's.");
-            Path earlier = from.toAbsolutePath().getParent().resolve(ModelFolder.MANIFEST);
-            if (Files.exists(earlier)) {
-                var prov = json().readTree(earlier.toFile()).path("provenance");
-                long st = prov.path("steps").asLong(), tk = prov.path("tokens").asLong();
-                double ws = prov.path("wall_time_s").asDouble();
-                b.append(String.format(Locale.ROOT, " The earlier stage (recipe `%s`) trained %d steps, %,d tokens, in %s; "
-                                + "its evaluation: %s. Both stages together: %d steps, %,d tokens, %s.",
-                        prov.path("recipe_name").asText(from.toAbsolutePath().getParent().getFileName().toString()), st, tk, hms(ws),
-                        prov.path("evaluation"), st + steps, tk + tokens, hms(ws + seconds)));
-            }
+            EarlierStages e = earlierStages();
+            if (e != null)
+                b.append(String.format(Locale.ROOT, " The earlier stage (recipe `%s`) ended with the evaluation %s; %s %d earlier stage%s trained "
+                                + "%d steps, %,d tokens, in %s. All %d stages together: %d steps, %,d tokens, %s.",
+                        e.lastRecipe(), e.lastEvaluation(), e.stages() == 1 ? "its" : "the", e.stages(), e.stages() == 1 ? "" : "s",
+                        e.steps(), e.tokens(), hms(e.wallSeconds()), e.stages() + 1, e.steps() + steps, e.tokens() + tokens,
+                        hms(e.wallSeconds() + seconds)));
             b.append("\n\n");
         }
         b.append("Reproduce: `./loupe train onnx-models/").append(o.modelDir().getFileName()).append("/recipe.json`.\n\n");
