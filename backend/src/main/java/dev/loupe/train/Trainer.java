@@ -43,10 +43,12 @@ public final class Trainer {
 
     public record Options(Path workDir, Path modelDir, boolean resume, int threads, PrintStream out) {}
 
-    public record Summary(long steps, long tokens, double seconds, double tokensPerSecond, Map<String, Double> finalEval) {}
+    /** {@code complete} is false when {@link #requestStop} ended the run early: then there is a checkpoint but no model yet. */
+    public record Summary(long steps, long tokens, double seconds, double tokensPerSecond, Map<String, Double> finalEval, boolean complete) {}
 
     private final Recipe recipe;
     private final Task task;
+    private volatile boolean stopRequested;
     private final Options o;
     private final GptConfig config;
     private final List<AdamW.Param> params = new ArrayList<>();
@@ -59,6 +61,14 @@ public final class Trainer {
         this.o = options;
         this.config = recipe.config();
         this.shapes = GptWeights.expectedShapes(config);
+    }
+
+    /**
+     * Asks a running {@link #run} to stop after the step under way, write a checkpoint and return (a shutdown hook calls
+     * this on Ctrl-C or SIGTERM, so the JVM does not exit while ONNX Runtime is mid-step).
+     */
+    public void requestStop() {
+        stopRequested = true;
     }
 
     private static boolean decays(String name) {
@@ -165,10 +175,17 @@ public final class Trainer {
                     appendCsv(o.workDir().resolve("eval.csv"), header.toString(), row.toString());
                     windowStart += System.nanoTime() - e0;
                 }
-                if (done % recipe.checkpointEvery() == 0 || last) {
+                if (done % recipe.checkpointEvery() == 0 || last || stopRequested) {
                     long c0 = System.nanoTime();
                     checkpoint(ckpt, done, tokens, elapsedBefore + (System.nanoTime() - t0) / 1e9);
                     windowStart += System.nanoTime() - c0;
+                }
+                if (stopRequested && !last) {
+                    double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
+                    for (var f : feeds.values()) f.close();
+                    o.out().printf(Locale.ROOT, "train %s: stopped after step %d/%d; checkpoint in %s, continue with --resume%n",
+                            recipe.name(), done, recipe.steps(), o.workDir());
+                    return new Summary(done, tokens, elapsed, tokens / elapsed, Map.of(), false);
                 }
             }
             double seconds = elapsedBefore + (System.nanoTime() - t0) / 1e9;
@@ -176,7 +193,7 @@ public final class Trainer {
             String report = task.report(ev, lastEval);
             for (var f : feeds.values()) f.close();
             writeModel(recipe.steps(), tokens, seconds, lastEval, report);
-            return new Summary(recipe.steps(), tokens, seconds, tokens / seconds, lastEval);
+            return new Summary(recipe.steps(), tokens, seconds, tokens / seconds, lastEval, true);
         }
     }
 

@@ -63,6 +63,29 @@ class TrainerTest {
     }
 
     @Test
+    void stopRequestMidRunCheckpointsAndResumesExactly(@TempDir Path tmp) throws Exception {
+        train(recipe(6), tmp.resolve("w1"), tmp.resolve("m1"), false);
+        Recipe r = recipe(6);
+        Trainer[] trainer = new Trainer[1];
+        // what a Ctrl-C does, at the first progress line (after step 2; checkpoints are due only every 3 steps)
+        PrintStream out = new PrintStream(new ByteArrayOutputStream()) {
+            @Override
+            public PrintStream printf(java.util.Locale l, String format, Object... args) {
+                if (format.contains("step %d/%d  loss")) trainer[0].requestStop();
+                return super.printf(l, format, args);
+            }
+        };
+        trainer[0] = new Trainer(r, Task.create(r, Path.of(".")), new Trainer.Options(tmp.resolve("w2"), tmp.resolve("m2"), false, 1, out));
+        Trainer.Summary stopped = trainer[0].run();
+        assertEquals(2, stopped.steps());
+        assertTrue(!stopped.complete() && !Files.exists(tmp.resolve("m2")), "a stopped run leaves a checkpoint, not a model");
+        Trainer.Summary resumed = train(recipe(6), tmp.resolve("w2"), tmp.resolve("m2"), true);
+        assertTrue(resumed.complete());
+        for (String w : new String[]{"wte.weight", "h.0.attn.c_attn.weight", "ln_f.weight"})
+            assertArrayEquals(weight(tmp.resolve("m1"), w).data(), weight(tmp.resolve("m2"), w).data(), "resumed " + w);
+    }
+
+    @Test
     void lossFallsAndScheduleWarmsUpThenDecays(@TempDir Path tmp) throws Exception {
         Recipe r = recipe(40);
         assertEquals(0.005, r.lrAt(0), 1e-12);
