@@ -4,25 +4,38 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 
 /**
- * The held-out stream ({@code EOT d1 EOT d2 … EOT dk}) cut into consecutive windows of {@code length} inputs, so every
- * document token is a target exactly once, predicted from the tokens before it in its window. Separators are
- * inputs but never targets ({@link TokenDataset#IGNORE}): the scored set is the same as the n-gram baselines',
- * every token of every held-out document. The last window is padded with separators and ignored targets.
+ * The held-out stream ({@code EOT d1 EOT d2 … EOT dk}) cut into windows of {@code length} inputs so that every
+ * document token is a target exactly once, predicted from the tokens before it in its window. Windows start every
+ * {@code stride} tokens: with {@code stride == length} they are consecutive (a token at a window's start has no
+ * context); with a smaller stride they overlap and each window after the first scores only its last {@code stride}
+ * targets, so every token but the first {@code length} is predicted from at least {@code length − stride} tokens
+ * before it (the usual sliding-window evaluation; it costs {@code length / stride} times the forward passes).
+ * Separators are inputs but never targets ({@link TokenDataset#IGNORE}): the scored set is the same as the n-gram
+ * baselines', every token of every held-out document. The last window is padded with separators and ignored targets.
  */
 public final class HeldOutBatches implements Iterable<Batch> {
     private final int[] stream;
     private final int eot;
     private final int length;
+    private final int stride;
     private final int rows;
     private final int windows;
 
     public HeldOutBatches(int[] stream, int eot, int length, int rows) {
+        this(stream, eot, length, length, rows);
+    }
+
+    public HeldOutBatches(int[] stream, int eot, int length, int stride, int rows) {
         if (length < 1 || rows < 1) throw new IllegalArgumentException("length and rows must be positive");
+        if (stride < 1 || stride > length) throw new IllegalArgumentException("stride must be between 1 and the window length " + length + ", got " + stride);
         this.stream = stream;
         this.eot = eot;
         this.length = length;
+        this.stride = stride;
         this.rows = rows;
-        this.windows = stream.length <= 1 ? 0 : (stream.length - 1 + length - 1) / length;
+        // stream positions 0 … n−2 are inputs with a target: the first window covers `length`, each later one `stride`
+        int inputs = stream.length - 1;
+        this.windows = inputs <= 0 ? 0 : 1 + Math.max(0, (inputs - length + stride - 1) / stride);
     }
 
     public int windowCount() {
@@ -41,12 +54,14 @@ public final class HeldOutBatches implements Iterable<Batch> {
         int[] inputs = new int[n * length];
         int[] targets = new int[n * length];
         for (int r = 0; r < n; r++) {
-            int start = (first + r) * length;
+            int window = first + r;
+            int start = window * stride;
+            int scoredFrom = window == 0 ? 0 : length - stride; // earlier targets belong to the window before
             for (int t = 0; t < length; t++) {
                 int i = start + t;
                 inputs[r * length + t] = i < stream.length ? stream[i] : eot;
                 int next = i + 1 < stream.length ? stream[i + 1] : eot;
-                targets[r * length + t] = next == eot ? TokenDataset.IGNORE : next;
+                targets[r * length + t] = next == eot || t < scoredFrom ? TokenDataset.IGNORE : next;
             }
         }
         return new Batch(n, length, inputs, targets);

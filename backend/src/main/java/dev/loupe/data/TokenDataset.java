@@ -144,7 +144,12 @@ public final class TokenDataset {
 
     /** Sequential windows covering every held-out document token exactly once as a target. */
     public HeldOutBatches heldOutBatches(int length, int batchSize) {
-        return new HeldOutBatches(stream(true), eot, length, batchSize);
+        return heldOutBatches(length, length, batchSize);
+    }
+
+    /** Overlapping windows every {@code stride} tokens, each held-out document token still a target exactly once. */
+    public HeldOutBatches heldOutBatches(int length, int stride, int batchSize) {
+        return new HeldOutBatches(stream(true), eot, length, stride, batchSize);
     }
 
     private static int[] readUint16(Path file) throws IOException {

@@ -32,6 +32,8 @@ final class BrownTask implements Task {
     private final TokenDataset data;
     private final int[] stream;
     private final int evalBatch;
+    /** Held-out windows start every {@code eval_stride} tokens (default: the window length, no overlap). */
+    private final int evalStride;
     /** Extra training text (task field {@code extra}: [{dir, weight}]), mixed in per row; empty: Brown alone. */
     private final List<Extra> extras = new ArrayList<>();
 
@@ -46,6 +48,9 @@ final class BrownTask implements Task {
         this.data = TokenDataset.open(dir);
         this.stream = data.stream(false);
         this.evalBatch = recipe.task().path("eval_batch").asInt(Math.max(1, recipe.batch()));
+        this.evalStride = recipe.task().path("eval_stride").asInt(recipe.seq());
+        if (evalStride < 1 || evalStride > recipe.seq())
+            throw new IllegalArgumentException("eval_stride must be between 1 and seq (" + recipe.seq() + "), got " + evalStride);
         double extraWeight = 0;
         for (JsonNode e : recipe.task().path("extra")) {
             Path extraDir = Path.of(e.path("dir").asText());
@@ -84,7 +89,7 @@ final class BrownTask implements Task {
     @Override public Map<String, Double> evaluate(Evaluator e) {
         double sum = 0;
         long count = 0;
-        for (Batch b : data.heldOutBatches(recipe.seq(), evalBatch)) {
+        for (Batch b : data.heldOutBatches(recipe.seq(), evalStride, evalBatch)) {
             sum += e.run(GradGraph.Spec.forwardOnly(), b.inputs(), Metric.crossEntropy(b.targets(), b.rows(), b.length(), true)).metric();
             count += b.scoredCount();
         }
@@ -108,7 +113,12 @@ final class BrownTask implements Task {
                 + "Training windows of " + recipe.seq() + " tokens start uniformly at random in the "
                 + data.documents(false).size() + " training documents (" + data.tokenCount(false) + " tokens); "
                 + "the " + data.documents(true).size() + " held-out documents (" + data.tokenCount(true)
-                + " tokens, stratified by genre) are never trained on." + extraDescription();
+                + " tokens, stratified by genre) are never trained on; "
+                + (evalStride == recipe.seq()
+                ? "the held-out loss scores every one of their tokens in consecutive windows of " + recipe.seq() + "."
+                : "the held-out loss scores every one of their tokens once, in windows of " + recipe.seq() + " every " + evalStride
+                + " tokens, so that each token after the first window is predicted from at least " + (recipe.seq() - evalStride)
+                + " tokens before it.") + extraDescription();
     }
 
     private String extraDescription() {
