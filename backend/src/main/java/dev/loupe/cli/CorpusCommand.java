@@ -99,7 +99,7 @@ public final class CorpusCommand implements Runnable {
         public Integer call() throws Exception {
             DebianTexts texts = new DebianTexts(cache);
             String packages = String.join(", ", texts.ensure());
-            for (Map.Entry<String, List<CorpusDocument>> e : Map.of("kjv", texts.kjv(), "fortunes", texts.fortunes()).entrySet()) {
+            for (Map.Entry<String, List<CorpusDocument>> e : List.of(Map.entry("kjv", texts.kjv()), Map.entry("fortunes", texts.fortunes()))) {
                 TokenDataset data = new DatasetBuilder().build(e.getValue(), Set.of());
                 Path dir = out.resolve(e.getKey());
                 DatasetBuilder.write(data, new DatasetBuilder.Provenance(e.getKey(), "Debian " + packages, 0, 0), dir);

@@ -55,7 +55,7 @@ public final class DatasetBuilder {
         tokens.add(AlignedTokenizer.EOT);
         pos.add(0);
         words.add(-1);
-        return new TokenDataset(tokens.toArray(), pos.toArray(), words.toArray(), tags, documents, AlignedTokenizer.EOT);
+        return new TokenDataset(tokens.toArray(), pos.toArray(), words.toArray(), tags, documents, AlignedTokenizer.EOT, "");
     }
 
     public static void write(TokenDataset data, Provenance provenance, Path dir) throws IOException {

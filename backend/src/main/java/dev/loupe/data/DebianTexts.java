@@ -89,17 +89,24 @@ public final class DebianTexts {
             }
             Matcher heading = CHAPTER.matcher(line.strip());
             if (!heading.matches()) continue;
-            body.append(chapter.isEmpty() ? "" : (body.isEmpty() ? "" : "\n\n") + chapter);
-            chapter.setLength(0);
+            endChapter(body, chapter);
             if (!heading.group(1).equals(book)) {
                 if (book != null) books.add(document(book, body));
                 book = heading.group(1);
                 body.setLength(0);
             }
         }
-        body.append(chapter.isEmpty() ? "" : (body.isEmpty() ? "" : "\n\n") + chapter);
+        endChapter(body, chapter);
         if (book != null) books.add(document(book, body));
         return books;
+    }
+
+    /** Moves a finished chapter into its book as a paragraph. */
+    private static void endChapter(StringBuilder body, StringBuilder chapter) {
+        if (chapter.isEmpty()) return;
+        if (!body.isEmpty()) body.append("\n\n");
+        body.append(chapter);
+        chapter.setLength(0);
     }
 
     private static CorpusDocument document(String book, CharSequence body) {

@@ -49,14 +49,16 @@ public final class TokenDataset {
     private final PosTags tags;
     private final List<Document> documents;
     private final int eot;
+    private final String source;
 
-    TokenDataset(int[] tokens, int[] pos, int[] words, PosTags tags, List<Document> documents, int eot) {
+    TokenDataset(int[] tokens, int[] pos, int[] words, PosTags tags, List<Document> documents, int eot, String source) {
         this.tokens = tokens;
         this.pos = pos;
         this.words = words;
         this.tags = tags;
         this.documents = List.copyOf(documents);
         this.eot = eot;
+        this.source = source;
     }
 
     public static TokenDataset open(Path dir) throws IOException {
@@ -79,7 +81,8 @@ public final class TokenDataset {
         int[] words = readInt32(dir.resolve(WORDS));
         if (pos.length != tokens.length || words.length != tokens.length)
             throw new IOException(dir + ": tokens, pos and words files differ in length");
-        return new TokenDataset(tokens, pos, words, new PosTags(tagList), documents, docs.path("eot").asInt(AlignedTokenizer.EOT));
+        return new TokenDataset(tokens, pos, words, new PosTags(tagList), documents, docs.path("eot").asInt(AlignedTokenizer.EOT),
+                docs.path("source").asText(""));
     }
 
     public List<Document> documents() {
@@ -88,6 +91,11 @@ public final class TokenDataset {
 
     public List<Document> documents(boolean heldOut) {
         return documents.stream().filter(d -> d.heldOut() == heldOut).toList();
+    }
+
+    /** Where the documents came from ({@code docs.json}'s {@code source}; empty for a dataset not read from disk). */
+    public String source() {
+        return source;
     }
 
     public PosTags tags() {

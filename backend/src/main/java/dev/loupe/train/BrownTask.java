@@ -3,9 +3,7 @@ package dev.loupe.train;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.data.Batch;
-import dev.loupe.data.MixedWindowSampler;
 import dev.loupe.data.TokenDataset;
 import dev.loupe.data.WindowSampler;
 import dev.loupe.data.baseline.Baselines;
@@ -13,7 +11,6 @@ import dev.loupe.grad.GradGraph;
 import dev.loupe.grad.Metric;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,14 +27,16 @@ final class BrownTask implements Task {
     private final Recipe recipe;
     private final Path dir;
     private final TokenDataset data;
-    private final int[] stream;
     private final int evalBatch;
     /** Held-out windows start every {@code eval_stride} tokens (default: the window length, no overlap). */
     private final int evalStride;
     /** Extra training text (task field {@code extra}: [{dir, weight}]), mixed in per row; empty: Brown alone. */
     private final List<Extra> extras = new ArrayList<>();
+    /** The training streams, Brown's first, and the share of rows each gets. */
+    private final List<int[]> streams = new ArrayList<>();
+    private final double[] weights;
 
-    private record Extra(Path dir, TokenDataset data, int[] stream, double weight) {
+    private record Extra(Path dir, TokenDataset data, double weight) {
     }
 
     BrownTask(Recipe recipe, Path dir) throws IOException {
@@ -46,7 +45,7 @@ final class BrownTask implements Task {
         this.recipe = recipe;
         this.dir = dir;
         this.data = TokenDataset.open(dir);
-        this.stream = data.stream(false);
+        streams.add(data.stream(false));
         this.evalBatch = recipe.task().path("eval_batch").asInt(Math.max(1, recipe.batch()));
         this.evalStride = recipe.task().path("eval_stride").asInt(recipe.seq());
         if (evalStride < 1 || evalStride > recipe.seq())
@@ -59,31 +58,20 @@ final class BrownTask implements Task {
             double w = e.path("weight").asDouble(0);
             if (!(w > 0)) throw new IllegalArgumentException("extra dataset " + extraDir + " needs a weight above 0");
             TokenDataset extra = TokenDataset.open(extraDir);
-            extras.add(new Extra(extraDir, extra, extra.stream(false), w));
+            extras.add(new Extra(extraDir, extra, w));
+            streams.add(extra.stream(false));
             extraWeight += w;
         }
         if (extraWeight >= 1) throw new IllegalArgumentException("the extra datasets' weights sum to " + extraWeight + "; Brown needs the rest of 1");
+        weights = new double[streams.size()];
+        weights[0] = 1 - extraWeight;
+        for (int i = 0; i < extras.size(); i++) weights[i + 1] = extras.get(i).weight();
         if (recipe.config().dVocab() != 50257) throw new IllegalArgumentException("the Brown task needs the GPT-2 vocabulary (50257)");
     }
 
     @Override public StepBatch batch(long step) {
-        long seed = recipe.seed() * 1_000_003L + step;
-        Batch b = extras.isEmpty()
-                ? new WindowSampler(stream, recipe.seq(), seed).next(recipe.batch())
-                : mixedSampler(seed).next(recipe.batch());
+        Batch b = new WindowSampler(streams, weights, recipe.seq(), recipe.seed() * 1_000_003L + step).next(recipe.batch());
         return new StepBatch(b.rows(), b.length(), b.inputs(), Metric.crossEntropy(b.targets(), b.rows(), b.length(), false), b.scoredCount());
-    }
-
-    private MixedWindowSampler mixedSampler(long seed) {
-        List<int[]> streams = new ArrayList<>();
-        double[] weights = new double[extras.size() + 1];
-        streams.add(stream);
-        weights[0] = 1 - extras.stream().mapToDouble(Extra::weight).sum();
-        for (int i = 0; i < extras.size(); i++) {
-            streams.add(extras.get(i).stream());
-            weights[i + 1] = extras.get(i).weight();
-        }
-        return new MixedWindowSampler(streams, weights, recipe.seq(), seed);
     }
 
     @Override public Map<String, Double> evaluate(Evaluator e) {
@@ -124,21 +112,12 @@ final class BrownTask implements Task {
     private String extraDescription() {
         if (extras.isEmpty()) return "";
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
-                " Each training window is drawn from Brown with probability %.2f", 1 - extras.stream().mapToDouble(Extra::weight).sum()));
+                " Each training window is drawn from Brown with probability %.2f", weights[0]));
         for (Extra e : extras) {
-            JsonNode docs = readDocs(e.dir());
             b.append(String.format(Locale.ROOT, ", from `%s` (%s, %d documents, %d tokens, prepared by `corpus extra`) with probability %.2f",
-                    e.dir().getFileName(), docs.path("source").asText(), e.data().documents().size(), e.data().tokenCount(false), e.weight()));
+                    e.dir().getFileName(), e.data().source(), e.data().documents().size(), e.data().tokenCount(false), e.weight()));
         }
         return b.append('.').toString();
-    }
-
-    private static JsonNode readDocs(Path dir) {
-        try {
-            return new ObjectMapper().readTree(dir.resolve(TokenDataset.DOCS).toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     @Override public String report(Evaluator e, Map<String, Double> finalEval) {

@@ -1,7 +1,5 @@
 package dev.loupe.train;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.grad.Backprop;
 import dev.loupe.grad.GradGraph;
@@ -117,12 +115,7 @@ final class InductionTask implements Task {
     @Override public String headline() { return "max_induction_score"; }
 
     @Override public ObjectNode tokenizer() {
-        ObjectNode t = JsonNodeFactory.instance.objectNode();
-        t.put("type", "list");
-        ArrayNode v = t.putArray("vocab");
-        v.add("<bos>");
-        for (int i = 1; i < vocab; i++) v.add("t" + i);
-        return t;
+        return Task.listTokenizer(java.util.stream.IntStream.range(0, vocab).mapToObj(i -> i == 0 ? "<bos>" : "t" + i).toList());
     }
 
     @Override public String dataDescription() {

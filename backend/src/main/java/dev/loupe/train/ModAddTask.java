@@ -1,7 +1,5 @@
 package dev.loupe.train;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.grad.Backprop;
 import dev.loupe.grad.GradGraph;
@@ -95,12 +93,7 @@ final class ModAddTask implements Task {
     @Override public String headline() { return "test_accuracy"; }
 
     @Override public ObjectNode tokenizer() {
-        ObjectNode t = JsonNodeFactory.instance.objectNode();
-        t.put("type", "list");
-        ArrayNode vocab = t.putArray("vocab");
-        for (int i = 0; i < p; i++) vocab.add(Integer.toString(i));
-        vocab.add("=");
-        return t;
+        return Task.listTokenizer(java.util.stream.IntStream.rangeClosed(0, p).mapToObj(i -> i < p ? Integer.toString(i) : "=").toList());
     }
 
     @Override public String dataDescription() {

@@ -33,6 +33,14 @@ public interface Task {
     /** The manifest's tokenizer spec. */
     ObjectNode tokenizer();
 
+    /** A tokenizer spec for a task's own vocabulary: token id i is {@code vocab.get(i)}. */
+    static ObjectNode listTokenizer(java.util.List<String> vocab) {
+        ObjectNode t = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        t.put("type", "list");
+        vocab.forEach(t.putArray("vocab")::add);
+        return t;
+    }
+
     /** Markdown for the card: what data the model saw. */
     String dataDescription();
 

@@ -53,11 +53,7 @@ public class AttentionView extends ExplorerPage {
         layer.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
         head.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
         body.add(row(prompt, runButton(this::run)), row(layer, head));
-        Div results = new Div();
-        results.setId("results");
-        results.setWidthFull();
-        body.add(results);
-        guarded(() -> render(results, l, h));
+        showResults(results -> render(results, l, h));
     }
 
     private void run() {

@@ -39,11 +39,7 @@ public class DetectorsView extends ExplorerPage {
         batch = field("Sequences", "batch", state.getInt("batch"));
         seed = field("Seed", "seed", state.getInt("seed"));
         body.add(row(length, batch, seed, runButton(this::run)));
-        Div results = new Div();
-        results.setId("results");
-        results.setWidthFull();
-        body.add(results);
-        guarded(() -> render(results));
+        showResults(this::render);
     }
 
     private static IntegerField field(String label, String id, Integer value) {

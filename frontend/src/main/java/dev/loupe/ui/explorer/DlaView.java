@@ -48,11 +48,7 @@ public class DlaView extends ExplorerPage {
         tokenB.setId("token-b");
         tokenB.setValue(state.get("b", ""));
         body.add(row(prompt, runButton(this::run)), row(position, tokenA, tokenB));
-        Div results = new Div();
-        results.setId("results");
-        results.setWidthFull();
-        body.add(results);
-        guarded(() -> render(results));
+        showResults(this::render);
     }
 
     private void run() {

@@ -148,6 +148,15 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         n.addThemeVariants(NotificationVariant.LUMO_ERROR);
     }
 
+    /** Adds the results area below the controls and fills it, a failure shown as a notification (see {@link #guarded}). */
+    protected void showResults(java.util.function.Consumer<Div> render) {
+        Div results = new Div();
+        results.setId("results");
+        results.setWidthFull();
+        body.add(results);
+        guarded(() -> render.accept(results));
+    }
+
     /** Clears the page body and returns the prompt box for the URL's text (a sample prompt when it has none). */
     protected TextArea startWithPrompt(Runnable run) {
         body.removeAll();

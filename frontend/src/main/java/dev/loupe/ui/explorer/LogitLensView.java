@@ -49,11 +49,7 @@ public class LogitLensView extends ExplorerPage {
         token.setEnabled(mode.getValue().equals(CHOSEN));
         mode.addValueChangeListener(e -> token.setEnabled(CHOSEN.equals(e.getValue())));
         body.add(row(prompt, runButton(this::run)), row(mode, token));
-        Div results = new Div();
-        results.setId("results");
-        results.setWidthFull();
-        body.add(results);
-        guarded(() -> render(results));
+        showResults(this::render);
     }
 
     private void run() {

@@ -37,11 +37,7 @@ public class PromptView extends ExplorerPage {
     protected void show() {
         prompt = startWithPrompt(this::run);
         body.add(row(prompt, runButton(this::run)));
-        Div results = new Div();
-        results.setId("results");
-        results.setWidthFull();
-        body.add(results);
-        guarded(() -> render(results));
+        showResults(this::render);
     }
 
     private void run() {
