@@ -9,8 +9,6 @@ import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 
 /** {@code train RECIPE [--out NAME] [--resume]}: trains a model from a recipe and writes it to {@code onnx-models/NAME}. */
@@ -51,25 +49,16 @@ public final class TrainCommand implements Callable<Integer> {
         Path workDir = work != null ? work : Path.of("data", "train", name);
         Task task = Task.create(recipe, Path.of("."));
         Trainer trainer = new Trainer(recipe, task, new Trainer.Options(workDir, models.resolve(name), resume, threads, System.out));
-        // Ctrl-C / SIGTERM: let the step under way finish and checkpoint, instead of exiting under ONNX Runtime's feet
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread stopper = new Thread(() -> {
-            trainer.requestStop();
-            try {
-                finished.await(2, TimeUnit.MINUTES);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        Runtime.getRuntime().addShutdownHook(stopper);
+        // Ctrl-C / SIGTERM: let the step under way finish and checkpoint, then exit. Caught as signals rather than in a
+        // shutdown hook, because ONNX Runtime's own shutdown hook releases its environment while a step may still run.
+        StopSignals signals = StopSignals.install(trainer::requestStop);
         Trainer.Summary s;
         try {
             s = trainer.run();
         } finally {
-            finished.countDown();
+            signals.restore();
         }
-        if (!s.complete()) return 130; // stopped by a signal: the shutdown is already under way
-        Runtime.getRuntime().removeShutdownHook(stopper);
+        if (!s.complete()) return 128 + signals.received(); // the shell's convention for "ended by signal N"
         System.out.printf(Locale.ROOT, "trained %s: %d steps, %,d tokens in %.0f s (%.0f tok/s); %s -> %s%n", name, s.steps(), s.tokens(),
                 s.seconds(), s.tokensPerSecond(), s.finalEval(), models.resolve(name));
         return 0;
