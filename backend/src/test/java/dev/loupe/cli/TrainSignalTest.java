@@ -1,6 +1,7 @@
 package dev.loupe.cli;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
@@ -23,6 +24,7 @@ class TrainSignalTest {
     @TempDir Path dir;
 
     @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a child that never exits would otherwise block readLine for ever
     void sigtermStopsAfterTheStepAndLeavesAResumableCheckpoint() throws Exception {
         Path recipe = dir.resolve("recipe.json");
         Files.writeString(recipe, """
