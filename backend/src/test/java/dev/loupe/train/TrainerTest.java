@@ -91,6 +91,10 @@ class TrainerTest {
         assertEquals(0.005, r.lrAt(0), 1e-12);
         assertEquals(0.01, r.lrAt(1), 1e-12);
         assertEquals(0.001, r.lrAt(40), 1e-9);
+        Recipe stable = Recipe.of(r.json().deepCopy().put("decay_steps", 10), "stable");
+        assertEquals(0.01, stable.lrAt(29), 1e-12, "holds until the last decay_steps");
+        assertEquals(0.001 + 0.5 * 0.009 * (1 + Math.cos(Math.PI * 0.5)), stable.lrAt(35), 1e-12);
+        assertEquals(0.001, stable.lrAt(40), 1e-9);
         train(r, tmp.resolve("w"), tmp.resolve("m"), false);
         var rows = Files.readAllLines(tmp.resolve("w/train.csv"));
         double first = Double.parseDouble(rows.get(1).split(",")[2]), last = Double.parseDouble(rows.get(rows.size() - 1).split(",")[2]);
