@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Synthetic text in which the only thing to learn beyond chance is copying: {@code <bos>} followed by a random
@@ -115,7 +116,7 @@ final class InductionTask implements Task {
     @Override public String headline() { return "max_induction_score"; }
 
     @Override public ObjectNode tokenizer() {
-        return Task.listTokenizer(java.util.stream.IntStream.range(0, vocab).mapToObj(i -> i == 0 ? "<bos>" : "t" + i).toList());
+        return Task.listTokenizer(IntStream.range(0, vocab).mapToObj(i -> i == 0 ? "<bos>" : "t" + i).toList());
     }
 
     @Override public String dataDescription() {

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.IntStream;
 
 /**
  * Modular addition: the prompt {@code a b =} and the answer {@code (a + b) mod p} predicted at {@code =}. Tokens
@@ -93,7 +94,7 @@ final class ModAddTask implements Task {
     @Override public String headline() { return "test_accuracy"; }
 
     @Override public ObjectNode tokenizer() {
-        return Task.listTokenizer(java.util.stream.IntStream.rangeClosed(0, p).mapToObj(i -> i < p ? Integer.toString(i) : "=").toList());
+        return Task.listTokenizer(IntStream.rangeClosed(0, p).mapToObj(i -> i < p ? Integer.toString(i) : "=").toList());
     }
 
     @Override public String dataDescription() {

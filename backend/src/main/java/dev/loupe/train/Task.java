@@ -1,6 +1,7 @@
 package dev.loupe.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.grad.Backprop;
 import dev.loupe.grad.GradGraph;
@@ -8,6 +9,7 @@ import dev.loupe.grad.Metric;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /** What a model is trained on: its batches, its evaluation and what its card says about the data. */
@@ -34,8 +36,8 @@ public interface Task {
     ObjectNode tokenizer();
 
     /** A tokenizer spec for a task's own vocabulary: token id i is {@code vocab.get(i)}. */
-    static ObjectNode listTokenizer(java.util.List<String> vocab) {
-        ObjectNode t = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    static ObjectNode listTokenizer(List<String> vocab) {
+        ObjectNode t = JsonNodeFactory.instance.objectNode();
         t.put("type", "list");
         vocab.forEach(t.putArray("vocab")::add);
         return t;
