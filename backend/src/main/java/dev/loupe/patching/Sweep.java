@@ -1,0 +1,164 @@
+package dev.loupe.patching;
+
+import dev.loupe.hooks.HookPoints;
+import dev.loupe.model.GptConfig;
+import dev.loupe.runtime.Selector;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What a sweep patches, one index at a time, with TransformerLens's names and result shapes (DESIGN §8):
+ * <ul>
+ *   <li>{@code resid_pre}, {@code resid_mid}, {@code resid_post}, {@code attn_out}, {@code mlp_out} → [layer, pos];</li>
+ *   <li>{@code head_out} ({@code attn.hook_z}), {@code head_q}, {@code head_k}, {@code head_v}, {@code head_pattern}:
+ *       one head at every position → [layer, head]; with {@code _by_pos} one head at one (query) position → [layer, pos, head];</li>
+ *   <li>{@code neurons:L:P} → [d_mlp] (one {@code mlp.hook_post} neuron of layer L at position P, negative from the end);
+ *       {@code neurons:L} → [pos, d_mlp].</li>
+ * </ul>
+ */
+public record Sweep(String name, Kind kind, String hook, boolean byPos, int layer, int pos) {
+    public enum Kind { LAYER_POS, HEAD, NEURONS_AT, NEURONS }
+
+    /** One patched index: the hook of a layer and which of its elements (-1: every one along that axis). */
+    public record Site(int layer, String hook, int pos, int head, int neuron) {
+        Selector selector(int row) {
+            Selector s = Selector.rows(row);
+            if (pos >= 0) s = s.withPositions(pos);
+            if (head >= 0) s = s.withHeads(head);
+            if (neuron >= 0) s = s.withFeatures(neuron);
+            return s;
+        }
+    }
+
+    public static final List<String> LAYER_POS_SWEEPS = List.of("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out");
+    public static final List<String> HEAD_SWEEPS = List.of("head_out", "head_q", "head_k", "head_v", "head_pattern");
+
+    /** Every sweep name a model supports, neurons of layer 0 as the example of their family. */
+    public static List<String> names(GptConfig c) {
+        List<String> out = new ArrayList<>();
+        for (String s : LAYER_POS_SWEEPS) if (!c.attnOnly() || !(s.equals("resid_mid") || s.equals("mlp_out"))) out.add(s);
+        out.addAll(HEAD_SWEEPS);
+        for (String s : HEAD_SWEEPS) out.add(s + "_by_pos");
+        return out;
+    }
+
+    private static String localHook(String sweep) {
+        return switch (sweep) {
+            case "resid_pre" -> "hook_resid_pre";
+            case "resid_mid" -> "hook_resid_mid";
+            case "resid_post" -> "hook_resid_post";
+            case "attn_out" -> "hook_attn_out";
+            case "mlp_out" -> "hook_mlp_out";
+            case "head_out" -> "attn.hook_z";
+            case "head_q" -> "attn.hook_q";
+            case "head_k" -> "attn.hook_k";
+            case "head_v" -> "attn.hook_v";
+            case "head_pattern" -> "attn.hook_pattern";
+            default -> null;
+        };
+    }
+
+    /** Parses a sweep name for a model; the message of a bad name lists the good ones. */
+    public static Sweep parse(String name, GptConfig c) {
+        String n = name == null ? "" : name.trim();
+        if (n.startsWith("neurons:")) {
+            if (c.attnOnly()) throw new IllegalArgumentException("sweep '" + n + "': this attention-only model has no MLP neurons");
+            String[] p = n.split(":");
+            try {
+                if (p.length == 2 || p.length == 3) {
+                    int layer = Integer.parseInt(p[1]);
+                    if (layer < 0 || layer >= c.nLayers())
+                        throw new IllegalArgumentException("sweep '" + n + "': layer " + layer + " is outside 0.." + (c.nLayers() - 1));
+                    if (p.length == 2) return new Sweep(n, Kind.NEURONS, "mlp.hook_post", false, layer, 0);
+                    return new Sweep(n, Kind.NEURONS_AT, "mlp.hook_post", false, layer, Integer.parseInt(p[2]));
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new IllegalArgumentException("unknown sweep '" + n + "': neurons are neurons:LAYER or neurons:LAYER:POS");
+        }
+        boolean byPos = n.endsWith("_by_pos");
+        String base = byPos ? n.substring(0, n.length() - "_by_pos".length()) : n;
+        String local = localHook(base);
+        boolean heads = HEAD_SWEEPS.contains(base);
+        if (local == null || (byPos && !heads) || !names(c).contains(n))
+            throw new IllegalArgumentException("unknown sweep '" + n + "' for this model: use one of " + String.join(", ", names(c))
+                    + ", neurons:LAYER or neurons:LAYER:POS");
+        return new Sweep(n, heads ? Kind.HEAD : Kind.LAYER_POS, local, byPos, -1, 0);
+    }
+
+    /** The position a {@code neurons:L:P} sweep patches in a prompt of {@code len} tokens. */
+    int neuronPos(int len) { return pos < 0 ? len + pos : pos; }
+
+    /** Checks the sweep against a prompt length. */
+    public void check(int len) {
+        if (kind == Kind.NEURONS_AT && (neuronPos(len) < 0 || neuronPos(len) >= len))
+            throw new IllegalArgumentException("sweep '" + name + "': position " + pos + " is outside the prompt of " + len + " tokens");
+    }
+
+    public List<String> axes() {
+        return switch (kind) {
+            case LAYER_POS -> List.of("layer", "pos");
+            case HEAD -> byPos ? List.of("layer", "pos", "head") : List.of("layer", "head");
+            case NEURONS_AT -> List.of("neuron");
+            case NEURONS -> List.of("pos", "neuron");
+        };
+    }
+
+    public int[] shape(GptConfig c, int len) {
+        return switch (kind) {
+            case LAYER_POS -> new int[]{c.nLayers(), len};
+            case HEAD -> byPos ? new int[]{c.nLayers(), len, c.nHeads()} : new int[]{c.nLayers(), c.nHeads()};
+            case NEURONS_AT -> new int[]{c.dMlp()};
+            case NEURONS -> new int[]{len, c.dMlp()};
+        };
+    }
+
+    /** The layers whose hook this sweep patches. */
+    public List<Integer> layers(GptConfig c) {
+        if (kind == Kind.NEURONS || kind == Kind.NEURONS_AT) return List.of(layer);
+        List<Integer> out = new ArrayList<>();
+        for (int l = 0; l < c.nLayers(); l++) out.add(l);
+        return out;
+    }
+
+    public String hookName(int l) { return HookPoints.name(l, hook); }
+
+    /** Every site in row-major order of {@link #shape}, so site i's value is element i of the result. */
+    public List<Site> sites(GptConfig c, int len) {
+        List<Site> out = new ArrayList<>();
+        switch (kind) {
+            case LAYER_POS -> {
+                for (int l = 0; l < c.nLayers(); l++) for (int p = 0; p < len; p++) out.add(new Site(l, hookName(l), p, -1, -1));
+            }
+            case HEAD -> {
+                for (int l = 0; l < c.nLayers(); l++) {
+                    if (byPos) for (int p = 0; p < len; p++) for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), p, h, -1));
+                    else for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), -1, h, -1));
+                }
+            }
+            case NEURONS_AT -> {
+                for (int n = 0; n < c.dMlp(); n++) out.add(new Site(layer, hookName(layer), neuronPos(len), -1, n));
+            }
+            case NEURONS -> {
+                for (int p = 0; p < len; p++) for (int n = 0; n < c.dMlp(); n++) out.add(new Site(layer, hookName(layer), p, -1, n));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Where element ({@code pos}, {@code head}, {@code feature}) of layer {@code l}'s hook belongs in the result
+     * ({@code pos} is the query position for patterns), or -1 when no site covers it: the attribution estimate of
+     * a site sums its elements.
+     */
+    int siteOf(GptConfig c, int len, int l, int pos, int head, int feature) {
+        return switch (kind) {
+            case LAYER_POS -> l * len + pos;
+            case HEAD -> byPos ? (l * len + pos) * c.nHeads() + head : l * c.nHeads() + head;
+            case NEURONS_AT -> pos == neuronPos(len) ? feature : -1;
+            case NEURONS -> pos * c.dMlp() + feature;
+        };
+    }
+}

@@ -1,0 +1,115 @@
+package dev.loupe.patching;
+
+import ai.onnxruntime.OnnxTensor;
+import dev.loupe.grad.Backprop;
+import dev.loupe.jobs.Cancelled;
+import dev.loupe.jobs.Progress;
+import dev.loupe.runtime.Engine;
+import dev.loupe.runtime.Fixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Exact identities of patching that hold on any model, and the checks that reject bad requests. */
+class PatchingIdentitiesTest {
+    static Fixture f;
+    static Engine engine;
+    static final int V = 300;
+    // differs at position 2 only
+    static final int[] CLEAN = {V - 1, 17, 5, 23, 9, 31, 4}, CORRUPT = {V - 1, 17, 8, 23, 9, 31, 4};
+    static final PatchMetric LD = PatchMetric.parse("logit_diff:-1:11:42");
+
+    @BeforeAll
+    static void load() {
+        f = Fixture.load("odd_3l");
+        engine = Engine.create(f.weights());
+    }
+
+    @AfterAll
+    static void close() { engine.close(); }
+
+    static ActivationPatching prepare(int[] clean, int[] corrupt, String sweep, PatchMode mode) {
+        return ActivationPatching.prepare(engine, List.of(new PromptPair(clean, corrupt)), LD, Sweep.parse(sweep, f.config()), mode);
+    }
+
+    @Test
+    void patchingTheOnlyDifferingPositionAtLayerZeroRestoresTheCleanMetric() {
+        PatchingResult r = prepare(CLEAN, CORRUPT, "resid_pre", PatchMode.DENOISE).sweep(0, Progress.NONE);
+        int n = CLEAN.length;
+        // every other position of resid_pre[0] is already equal in both runs, so this is "patch all positions"
+        assertEquals(r.cleanMetric(), r.values()[2], 1e-4);
+        assertEquals(1f, r.normalised()[2], 1e-3);
+        for (int p = 0; p < n; p++) if (p != 2) assertEquals(r.corruptMetric(), r.values()[p], 1e-4, "position " + p);
+        // positions before the difference carry nothing of it at any layer
+        for (int l = 0; l < 3; l++) for (int p = 0; p < 2; p++) assertEquals(r.corruptMetric(), r.values()[l * n + p], 1e-4);
+        // noising the same site breaks it completely
+        PatchingResult noise = prepare(CLEAN, CORRUPT, "resid_pre", PatchMode.NOISE).sweep(0, Progress.NONE);
+        assertEquals(noise.corruptMetric(), noise.values()[2], 1e-4);
+    }
+
+    @Test
+    void aZeroSizePatchHasZeroAttributionAndNoEffect() throws Exception {
+        try (Backprop bp = new Backprop(f.config(), 2)) {
+            Map<String, OnnxTensor> feeds = bp.weightFeeds(f.weights());
+            try {
+                for (String s : List.of("resid_pre", "head_out_by_pos", "head_pattern", "neurons:1")) {
+                    ActivationPatching p = prepare(CLEAN, CLEAN, s, PatchMode.DENOISE);
+                    for (float a : p.attribution(bp, feeds)) assertEquals(0f, a, 0f, s);
+                    for (float v : p.sweep(0, Progress.NONE).values()) assertEquals(p.cleanMetric(), v, 1e-4, s);
+                }
+            } finally {
+                feeds.values().forEach(OnnxTensor::close);
+            }
+        }
+    }
+
+    @Test
+    void theChunkSizeDoesNotChangeResults() {
+        for (String s : List.of("head_v_by_pos", "neurons:2:-2", "resid_post")) {
+            ActivationPatching p = prepare(CLEAN, CORRUPT, s, PatchMode.DENOISE);
+            float[] one = p.sweep(1, Progress.NONE).values(), big = p.sweep(100_000, Progress.NONE).values(), auto = p.sweep(0, Progress.NONE).values();
+            for (int i = 0; i < one.length; i++) {
+                assertEquals(one[i], big[i], 1e-5, s + " " + i);
+                assertEquals(one[i], auto[i], 1e-5, s + " " + i);
+            }
+        }
+    }
+
+    @Test
+    void aCancelledSweepStopsAndProgressReachesOne() {
+        ActivationPatching p = prepare(CLEAN, CORRUPT, "head_out_by_pos", PatchMode.DENOISE);
+        AtomicInteger reports = new AtomicInteger();
+        double[] last = {0};
+        p.sweep(5, new Progress() {
+            @Override public void report(double fraction, String message) { reports.incrementAndGet(); last[0] = fraction; }
+            @Override public boolean cancelled() { return false; }
+        });
+        assertTrue(reports.get() > 3);
+        assertEquals(1.0, last[0], 1e-12);
+        assertThrows(Cancelled.class, () -> p.sweep(5, new Progress() {
+            @Override public void report(double fraction, String message) { reports.incrementAndGet(); }
+            @Override public boolean cancelled() { return reports.get() > 2; }
+        }));
+    }
+
+    @Test
+    void badRequestsNameTheProblem() {
+        var e = assertThrows(IllegalArgumentException.class, () -> prepare(CLEAN, new int[]{V - 1, 3}, "resid_pre", PatchMode.DENOISE));
+        assertTrue(e.getMessage().contains("7 tokens") && e.getMessage().contains("2 tokens"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ActivationPatching.prepare(engine, List.of(new PromptPair(CLEAN, CORRUPT)),
+                PatchMetric.parse("logit_diff:9:1:2"), Sweep.parse("resid_pre", f.config()), PatchMode.DENOISE));
+        assertTrue(e.getMessage().contains("position 9"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Sweep.parse("head_zz", f.config()));
+        assertTrue(e.getMessage().contains("head_zz") && e.getMessage().contains("head_out_by_pos"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> prepare(CLEAN, new int[]{V - 1, 17, 5, 23, 9, 31, V}, "resid_pre", PatchMode.DENOISE));
+        assertTrue(e.getMessage().contains("unknown token id " + V), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Sweep.parse("neurons:3", f.config()));
+        assertThrows(IllegalArgumentException.class, () -> PatchMetric.parse("logit_diff:-1:2"));
+    }
+}
