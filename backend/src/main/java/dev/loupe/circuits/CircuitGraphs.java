@@ -113,7 +113,7 @@ public final class CircuitGraphs {
         // ---------------------------------------------------------------- forward
 
         final class Layer {
-            String in, y1, xhat1, inv1, q, k, v, pattern, mid, xhat2, inv2, pre, out;
+            String in, xhat1, inv1, q, k, v, pattern, mid, xhat2, inv2, pre, out;
         }
 
         /**
@@ -150,19 +150,19 @@ public final class CircuitGraphs {
             Layer s = new Layer();
             s.in = x;
             int up = edges.sendersBefore(l), r0 = l * edges.receiversPerLayer();
-            String xs = readerInput(x, up, r0, 3 * nh, true);
-            String y = g.fresh("ln1_y"), mean = g.fresh("ln1_mean"), inv = g.fresh("ln1_inv");
-            g.opMulti("LayerNormalization", List.of(y, mean, inv), List.of(xs, wp + "ln_1.weight", wp + "ln_1.bias"), "axis", -1, "epsilon", eps);
-            s.y1 = y;
-            s.inv1 = inv;
-            s.xhat1 = g.op("Mul", List.of(g.op("Sub", List.of(xs, mean)), inv));
-            String yq = y, yk = y, yv = y;
-            if (mixed()) {
-                yq = g.fresh("yq");
-                yk = g.fresh("yk");
-                yv = g.fresh("yv");
-                g.opMulti("Split", List.of(yq, yk, yv), List.of(y, g.ints(nh, nh, nh)), "axis", 2);
+            String[] ys = new String[3];
+            if (mixed()) { // each of q, k, v: its heads' own copies [S, P, H, T, d]
+                for (int part = 0; part < 3; part++)
+                    ys[part] = g.op("LayerNormalization", List.of(readerInput(x, up, r0 + part * nh, nh, true), wp + "ln_1.weight", wp + "ln_1.bias"), "axis", -1, "epsilon", eps);
+            } else {       // every copy equals x: one LayerNorm, broadcast over heads [S, P, 1, T, d]
+                String xs = g.op("Unsqueeze", List.of(x, g.ints(2)));
+                String y = g.fresh("ln1_y"), mean = g.fresh("ln1_mean"), inv = g.fresh("ln1_inv");
+                g.opMulti("LayerNormalization", List.of(y, mean, inv), List.of(xs, wp + "ln_1.weight", wp + "ln_1.bias"), "axis", -1, "epsilon", eps);
+                s.inv1 = inv;
+                s.xhat1 = g.op("Mul", List.of(g.op("Sub", List.of(xs, mean)), inv));
+                ys[0] = ys[1] = ys[2] = y;
             }
+            String yq = ys[0], yk = ys[1], yv = ys[2];
             s.q = project(yq, wp, 0);
             s.k = project(yk, wp, 1);
             s.v = project(yv, wp, 2);

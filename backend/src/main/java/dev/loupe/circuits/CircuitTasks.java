@@ -15,9 +15,10 @@ import java.util.Set;
  *   <li>{@code induction}: {@code <bos> r r'} where r' is r without its last token, answer r's last token; the
  *       corrupted prompt changes the first copy, so copying has nothing to copy; the wrong token is a token in
  *       neither prompt. For models with their own vocabulary (induction-2l).</li>
- *   <li>{@code agreement}: "The old boys who lived there" → " were", wrong " was"; corrupted with the singular
- *       subject (and the answers swapped by the metric's sign). For the GPT-2 tokenizer.</li>
- *   <li>{@code quotes}: {@code He said, "…} → closing quote {@code ."}, corrupted without the opening quote.</li>
+ *   <li>{@code agreement}: "The old boys" → " were", wrong " was"; corrupted with the singular subject
+ *       ("The old boy"). For the GPT-2 tokenizer.</li>
+ *   <li>{@code quotes}: {@code Mary smiled. "Go home} → the closing {@code ."} rather than {@code .}; corrupted
+ *       without the opening quote ({@code Mary smiled. So go home}).</li>
  * </ul>
  */
 public final class CircuitTasks {
@@ -92,15 +93,18 @@ public final class CircuitTasks {
         return out;
     }
 
-    static final String[] SPEAKERS = {"He", "She", "The man", "The woman", "John", "Mary", "The old man", "Her father"};
-    static final String[] WORDS = {"I know", "Come here", "It is late", "Go home", "We must go", "I am tired", "Look at that", "You are right"};
+    static final String[] BEFORE = {"He looked at her.", "She turned around.", "The man stood up.", "Mary smiled.",
+            "John shook his head.", "Her father laughed.", "The old man sat down.", "The woman nodded."};
+    static final String[][] SAID = {{"Go home", "So go home"}, {"Come here", "So come here"}, {"I know", "And I know"},
+            {"You are right", "And you are right"}, {"It is late", "But it is late"}, {"We must go", "So we must go"}};
 
     static List<TextPair> quotes(int pairs, long seed) {
         Random rnd = new Random(seed);
         List<TextPair> out = new ArrayList<>();
         for (int p = 0; p < pairs; p++) {
-            String who = SPEAKERS[rnd.nextInt(SPEAKERS.length)], what = WORDS[rnd.nextInt(WORDS.length)];
-            out.add(new TextPair(who + " said, \"" + what, who + " said, " + what + " and", ".\"", "."));
+            String before = BEFORE[rnd.nextInt(BEFORE.length)];
+            String[] said = SAID[rnd.nextInt(SAID.length)];
+            out.add(new TextPair(before + " \"" + said[0], before + " " + said[1], ".\"", "."));
         }
         return out;
     }

@@ -45,4 +45,15 @@ class CircuitDatasetTest {
         assertTrue(error("[1,2]").contains("\"prompts\""));
         assertTrue(error("{nope").startsWith("the dataset is not valid JSON"));
     }
+
+    @Test void builtInTextTasksTokenizeToEqualLengths() {
+        GptConfig cfg = new GptConfig(2, 2, 16, 64, 256, GptConfig.GPT2_VOCAB);
+        for (String task : new String[]{"agreement", "quotes", "induction"}) {
+            CircuitDataset d = CircuitTasks.generate(task, TOK, cfg, 40, 3);
+            assertEquals(40, d.size(), task);
+        }
+        CircuitDataset q = CircuitTasks.generate("quotes", TOK, cfg, 1, 3);
+        assertEquals(TOK.encodeText(".\"")[0], q.pair(0).answer());
+        assertThrows(IllegalArgumentException.class, () -> CircuitTasks.generate("pronouns", TOK, cfg, 4, 1));
+    }
 }
