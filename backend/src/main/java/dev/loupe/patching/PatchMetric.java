@@ -2,6 +2,7 @@ package dev.loupe.patching;
 
 import dev.loupe.grad.Metric;
 import dev.loupe.model.Tensor;
+import dev.loupe.runtime.Engine;
 
 /**
  * The scalar a patching sweep measures on each patched run's logits (DESIGN §8):
@@ -150,5 +151,38 @@ public record PatchMetric(Kind kind, int pos, int a, int b) {
     /** What the gradient of {@link #gradientPorts} is multiplied by: the run's probability of A for {@code prob}, else 1. */
     double gradientScale(double runValueOfLogprob) {
         return kind == Kind.PROB ? Math.exp(runValueOfLogprob) : 1;
+    }
+
+    /**
+     * Parses a metric whose answer tokens may be left out ({@code logit_diff:POS}, {@code logprob:POS}, {@code prob:POS},
+     * or just the name for POS -1): A defaults to the clean run's top token at POS and B to the corrupted run's.
+     */
+    public static PatchMetric resolve(String spec, Engine engine, PromptPair pair) {
+        String s = spec == null || spec.isBlank() ? "logit_diff" : spec.trim();
+        String[] p = s.split(":");
+        int wanted = switch (p[0]) {
+            case "logit_diff" -> 4;
+            case "logprob", "prob" -> 3;
+            default -> 0;
+        };
+        if (wanted == 0 || p.length >= wanted) return parse(s);
+        int pos;
+        try {
+            pos = p.length > 1 ? Integer.parseInt(p[1]) : -1;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("unknown metric '" + spec + "': use " + FORMS);
+        }
+        int len = pair.clean().length, at = pos < 0 ? len + pos : pos;
+        if (at < 0 || at >= len) throw new IllegalArgumentException("metric position " + pos + " is outside the prompt of " + len + " tokens");
+        int a = top(engine, pair.clean(), at), b = top(engine, pair.corrupt(), at);
+        return parse(p[0] + ":" + pos + ":" + a + (wanted == 4 ? ":" + b : ""));
+    }
+
+    private static int top(Engine engine, int[] tokens, int at) {
+        Tensor logits = engine.logits(tokens);
+        int vocab = logits.dim(2), best = 0;
+        float[] d = logits.data();
+        for (int v = 1; v < vocab; v++) if (d[at * vocab + v] > d[at * vocab + best]) best = v;
+        return best;
     }
 }

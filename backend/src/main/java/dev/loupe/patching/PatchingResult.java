@@ -20,4 +20,18 @@ public record PatchingResult(String sweep, String mode, String metric, List<Stri
     }
 
     public float[] normalised() { return normalise(values); }
+
+    /** A flat row-major array as nested lists in {@code shape} (for JSON). */
+    public static Object nested(float[] flat, int[] shape) {
+        return nested(flat, shape, 0, 0);
+    }
+
+    private static Object nested(float[] flat, int[] shape, int dim, int offset) {
+        int stride = 1;
+        for (int d = dim + 1; d < shape.length; d++) stride *= shape[d];
+        List<Object> out = new java.util.ArrayList<>(shape[dim]);
+        for (int i = 0; i < shape[dim]; i++)
+            out.add(dim == shape.length - 1 ? (Object) flat[offset + i] : nested(flat, shape, dim + 1, offset + i * stride));
+        return out;
+    }
 }

@@ -114,6 +114,21 @@ public class ResultCache {
         }
     }
 
+    /** The stored result of {@code analysis} with this key, as JSON, if there is one (a shared link reopening it). */
+    public java.util.Optional<byte[]> findJson(String key, String analysis) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT result FROM result_cache WHERE cache_key = ? AND analysis = ?")) {
+            ps.setString(1, key);
+            ps.setString(2, analysis);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? java.util.Optional.of(remember(key, gunzip(rs.getBytes(1)))) : java.util.Optional.empty();
+            }
+        } catch (SQLException e) {
+            LOG.warnf("result cache read failed: %s", e.getMessage());
+            return java.util.Optional.empty();
+        }
+    }
+
     /** Keeps a result in memory too (a small LRU bounded by bytes), so hot results skip the database. */
     private byte[] remember(String key, byte[] json) {
         if (json.length <= MAX_HOT_BYTES / 4) {

@@ -1,0 +1,108 @@
+package dev.loupe.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.api.ApiException;
+import dev.loupe.jobs.Progress;
+import dev.loupe.model.GptConfig;
+import dev.loupe.patching.ActivationPatching;
+import dev.loupe.patching.PatchMetric;
+import dev.loupe.patching.PatchMode;
+import dev.loupe.patching.PromptPair;
+import dev.loupe.patching.Sweep;
+import dev.loupe.store.ResultCache;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The patching service without Quarkus: every bad request is a 400 naming it before anything runs; results are cached by id. */
+class PatchingServiceTest {
+    static ModelEngines engines;
+    static Explorer explorer;
+    static PatchingService patching;
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Path dir = Files.createTempDirectory("loupe-patching-test");
+        Path models = Files.createDirectories(dir.resolve("models"));
+        ExplorerServiceTest.writeModel(models.resolve("b-gpt2"), "b-gpt2", new GptConfig(2, 4, 32, 64, 24, 50257), false, "{\"type\":\"gpt2\"}");
+        engines = new ModelEngines(new ModelCatalog(models.toString()));
+        JdbcDataSource ds = new JdbcDataSource();
+        ds.setURL("jdbc:h2:file:" + dir.resolve("data/loupe") + ";AUTO_SERVER=FALSE");
+        String sql = Files.readString(Path.of("src/main/resources/db/migration/V1__result_cache_and_jobs.sql"));
+        try (Connection c = ds.getConnection(); var st = c.createStatement()) {
+            for (String stmt : sql.replaceAll("(?m)^--.*$", "").split(";")) if (!stmt.isBlank()) st.execute(stmt);
+        }
+        ResultCache cache = new ResultCache(ds);
+        explorer = new Explorer(new ModelCatalog(models.toString()), engines, cache, Optional.empty());
+        patching = new PatchingService(explorer, engines, cache, 200);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        patching.close();
+        engines.close();
+    }
+
+    static PatchingService.Request req(String clean, String corrupt, String metric, Integer pos, String a, String b, String sweep) {
+        return new PatchingService.Request(clean, corrupt, null, null, null, metric, pos, a, b, sweep, null, true);
+    }
+
+    static String message(PatchingService.Request r) {
+        ApiException e = assertThrows(ApiException.class, () -> patching.prepare("b-gpt2", r));
+        assertEquals(400, e.status().getStatusCode());
+        return e.getMessage();
+    }
+
+    @Test
+    void badRequestsAre400sNamingTheProblem() {
+        String m = message(req("The cat sat on the mat", "The dog sat", "logit_diff", null, null, null, "resid_pre"));
+        assertTrue(m.contains("7 tokens") && m.contains("4 tokens"), m);
+        m = message(req("The cat sat", "The dog sat", "logit_diff", 9, null, null, "resid_pre"));
+        assertTrue(m.contains("position 9"), m);
+        m = message(req("The cat sat", "The dog sat", "logit_diff", -1, "·Parisxyz", "·dog", "resid_pre"));
+        assertTrue(m.contains("unknown token"), m);
+        m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "head_zz"));
+        assertTrue(m.contains("unknown sweep 'head_zz'"), m);
+        m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "neurons:1")); // 4 × 64 rows > 200
+        assertTrue(m.contains("over the limit of 200"), m);
+        m = message(new PatchingService.Request(null, null, List.of(50256, 1), List.of(50256, 60000), null, "kl", null, null, null, "resid_pre", null, false));
+        assertTrue(m.contains("unknown token id 60000"), m);
+    }
+
+    @Test
+    void aResultIsCachedUnderAStableIdAndMatchesTheCore() throws Exception {
+        PatchingService.Request r = req("The cat sat", "The dog sat", "logit_diff", -1, "·mat", "·on", "head_out_by_pos");
+        var first = patching.run(patching.prepare("b-gpt2", r));
+        var again = patching.run(patching.prepare("b-gpt2", r));
+        assertFalse(first.cached());
+        assertTrue(again.cached());
+        assertEquals(first.key(), again.key());
+        JsonNode stored = JSON.readTree(patching.find(first.key()).orElseThrow());
+        JsonNode answered = JSON.readTree(first.json()).get("result");
+        assertEquals(answered, stored);
+        assertEquals(List.of("layer", "pos", "head"), JSON.convertValue(stored.get("axes"), List.class));
+
+        var s = explorer.subject("b-gpt2");
+        int[] clean = explorer.tokenize("b-gpt2", "The cat sat"), corrupt = explorer.tokenize("b-gpt2", "The dog sat");
+        int a = explorer.token("b-gpt2", "·mat", "a"), b = explorer.token("b-gpt2", "·on", "b");
+        var direct = ActivationPatching.prepare(s.engine(), List.of(new PromptPair(clean, corrupt)), PatchMetric.parse("logit_diff:-1:" + a + ":" + b),
+                Sweep.parse("head_out_by_pos", s.config()), PatchMode.DENOISE).sweep(0, Progress.NONE);
+        assertEquals(direct.cleanMetric(), stored.get("cleanMetric").asDouble(), 1e-6);
+        JsonNode cell = stored.get("values").get(1).get(2).get(3);
+        assertEquals(direct.values()[(1 * 4 + 2) * 4 + 3], cell.floatValue(), 1e-6);
+        assertEquals("·dog", stored.get("corruptTokens").get(2).get("token").asText());
+        assertTrue(stored.get("attributionCorrelation").isNumber());
+        assertTrue(patching.find("0".repeat(64)).isEmpty());
+    }
+}
