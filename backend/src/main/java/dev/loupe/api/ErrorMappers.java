@@ -1,5 +1,6 @@
 package dev.loupe.api;
 
+import dev.loupe.jobs.Busy;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
@@ -24,6 +25,14 @@ public class ErrorMappers {
         Response.Status status = Response.Status.fromStatusCode(e.getResponse().getStatus());
         if (status == null) status = Response.Status.BAD_REQUEST;
         return ApiError.response(status, e.getMessage());
+    }
+
+    /** Over a limit: 429 for the client's own, 503 for the server's, with Retry-After. */
+    @ServerExceptionMapper
+    public Response busy(Busy e) {
+        Response.Status status = e.clientLimit() ? Response.Status.TOO_MANY_REQUESTS : Response.Status.SERVICE_UNAVAILABLE;
+        return Response.fromResponse(ApiError.response(status, e.getMessage()))
+                .header("Retry-After", e.retryAfterSeconds()).build();
     }
 
     @ServerExceptionMapper

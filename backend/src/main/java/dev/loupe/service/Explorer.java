@@ -16,6 +16,7 @@ import dev.loupe.tokenizer.Tokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -40,21 +41,35 @@ public class Explorer {
     /** The same as JSON: {@code {"model", "cached", "key", "millis", "result"}}, built without decoding a cached result. */
     public record JsonAnswer(boolean cached, String key, byte[] json) {}
 
-    /** A validated request: which analysis on which model with which parameters, and how to compute it. */
-    public record Query<T>(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute) {}
+    /**
+     * A validated request: which analysis on which model with which parameters, how to compute it, and the memory the
+     * computation is expected to need at its peak (admitted by the {@link ComputeScheduler}).
+     */
+    public record Query<T>(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute,
+                           long expectedBytes) {
+        public Query(String model, String analysis, Map<String, Object> params, Class<T> type, Supplier<T> compute) {
+            this(model, analysis, params, type, compute, DEFAULT_BYTES);
+        }
+    }
+
+    /** The client of calls that name none (the command line, tests). */
+    public static final String LOCAL_CLIENT = "local";
+    static final long DEFAULT_BYTES = 64L << 20;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ModelCatalog catalog;
     private final ModelEngines engines;
     private final ResultCache cache;
+    private final ComputeScheduler scheduler;
     private final Optional<String> defaultModel;
 
-    public Explorer(ModelCatalog catalog, ModelEngines engines, ResultCache cache,
+    public Explorer(ModelCatalog catalog, ModelEngines engines, ResultCache cache, ComputeScheduler scheduler,
                     @ConfigProperty(name = "loupe.default-model") Optional<String> defaultModel) {
         this.catalog = catalog;
         this.engines = engines;
         this.cache = cache;
+        this.scheduler = scheduler;
         this.defaultModel = defaultModel.filter(s -> !s.isBlank());
     }
 
@@ -152,7 +167,7 @@ public class Explorer {
     public Query<Predictions.Result> promptQuery(String model, String text) {
         int[] ids = tokenize(model, text);
         return new Query<>(model, "prompt", params("ids", ids, "k", TOP_K), Predictions.Result.class,
-                () -> Predictions.compute(subject(model), ids, TOP_K));
+                () -> Predictions.compute(subject(model), ids, TOP_K), forwardBytes(config(model), 1, ids.length, 2));
     }
 
     public Answer<LogitLens.Result> logitLens(String model, String text, String token) {
@@ -163,7 +178,7 @@ public class Explorer {
         int[] ids = tokenize(model, text);
         Integer target = token == null || token.isEmpty() ? null : token(model, token, "token");
         return new Query<>(model, "logit-lens", params("ids", ids, "target", target, "k", LENS_TOP_K), LogitLens.Result.class,
-                () -> LogitLens.compute(subject(model), ids, target, LENS_TOP_K));
+                () -> LogitLens.compute(subject(model), ids, target, LENS_TOP_K), forwardBytes(config(model), 1, ids.length, config(model).nLayers() + 2));
     }
 
     public Answer<AttentionPatterns.Result> attention(String model, String text, Integer layer, Integer head) {
@@ -175,7 +190,7 @@ public class Explorer {
         int l = checkLayer(model, layer);
         int h = checkHead(model, head);
         return new Query<>(model, "attention", params("ids", ids, "layer", l, "head", h), AttentionPatterns.Result.class,
-                () -> AttentionPatterns.compute(subject(model), ids, l, h));
+                () -> AttentionPatterns.compute(subject(model), ids, l, h), forwardBytes(config(model), 1, ids.length, 0));
     }
 
     /** @param a the token whose logit is attributed; null: the model's top prediction at the position */
@@ -189,7 +204,7 @@ public class Explorer {
         int ta = a == null || a.isEmpty() ? topPrediction(model, text, p) : token(model, a, "token A");
         Integer tb = b == null || b.isEmpty() ? null : token(model, b, "token B");
         return new Query<>(model, "dla", params("ids", ids, "position", p, "a", ta, "b", tb), DirectLogitAttribution.Result.class,
-                () -> DirectLogitAttribution.compute(subject(model), ids, p, ta, tb));
+                () -> DirectLogitAttribution.compute(subject(model), ids, p, ta, tb), forwardBytes(config(model), 1, ids.length, 2));
     }
 
     public Answer<HeadDetectors.Result> detectors(String model, Integer length, Integer batch, Long seed) {
@@ -207,24 +222,50 @@ public class Explorer {
         if (bt < 1 || bt > MAX_DETECTOR_BATCH) throw ApiException.badRequest("batch " + bt + " is out of range: 1–" + MAX_DETECTOR_BATCH);
         long sd = seed == null ? 0 : seed;
         return new Query<>(model, "detectors", params("length", n, "batch", bt, "seed", sd), HeadDetectors.Result.class,
-                () -> HeadDetectors.compute(subject(model), n, bt, sd));
+                () -> HeadDetectors.compute(subject(model), n, bt, sd), forwardBytes(c, bt, 2 * n + 1, 0));
     }
 
     private int topPrediction(String model, String text, int position) {
         return prompt(model, text).result().positions().get(position).next().get(0).id();
     }
 
-    /** Runs a query through the result cache. */
+    /**
+     * The peak memory of a forward pass over {@code batch} sequences of {@code tokens}: per layer the attention scores
+     * and patterns and the residual and MLP activations, plus {@code logitCopies} vocabulary-sized rows per token.
+     */
+    public static long forwardBytes(GptConfig c, int batch, int tokens, int logitCopies) {
+        long t = tokens;
+        long perLayer = 3L * c.nHeads() * t * t + t * (8L * c.dModel() + 3L * c.dMlp());
+        long floats = batch * (c.nLayers() * perLayer + logitCopies * t * c.dVocab());
+        return 16L * (1 << 20) + 4 * floats;
+    }
+
+    /** Runs a query through the result cache; a computation is admitted by the scheduler as the local client. */
     public <T> Answer<T> answer(Query<T> q) {
+        return answer(q, LOCAL_CLIENT);
+    }
+
+    /** Runs a query through the result cache; a computation is admitted by the scheduler for {@code client}. */
+    public <T> Answer<T> answer(Query<T> q, String client) {
+        return answer(q, client, null);
+    }
+
+    /** As {@link #answer(Query, String)}, waiting at most {@code maxWait} for the scheduler (null: its limit). */
+    public <T> Answer<T> answer(Query<T> q, String client, Duration maxWait) {
         long t0 = System.nanoTime();
-        var c = cache.getOrCompute(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.type(), q.compute());
+        var c = cache.getOrCompute(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.type(), scheduled(q, client, maxWait));
         return new Answer<>(q.model(), c.hit(), c.key(), (System.nanoTime() - t0) / 1_000_000, c.value());
     }
 
-    /** Runs a query through the result cache, answering JSON (the REST API's body). */
+    /** As {@link #json(Query, String)} for the local client. */
     public JsonAnswer json(Query<?> q) {
+        return json(q, LOCAL_CLIENT);
+    }
+
+    /** Runs a query through the result cache, answering JSON (the REST API's body). */
+    public JsonAnswer json(Query<?> q, String client) {
         long t0 = System.nanoTime();
-        var c = cache.getOrComputeJson(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), q.compute());
+        var c = cache.getOrComputeJson(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), scheduled(q, client, null));
         byte[] head;
         try {
             head = ("{\"model\":" + JSON.writeValueAsString(q.model()) + ",\"cached\":" + c.hit() + ",\"key\":\"" + c.key()
@@ -237,6 +278,13 @@ public class Explorer {
         System.arraycopy(c.json(), 0, out, head.length, c.json().length);
         out[out.length - 1] = '}';
         return new JsonAnswer(c.hit(), c.key(), out);
+    }
+
+    /** The query's computation behind the scheduler; identical requests share one run. */
+    private <T> Supplier<T> scheduled(Query<T> q, String client, Duration maxWait) {
+        String key = q.model() + "\n" + q.analysis() + "\n" + requestJson(q);
+        return () -> maxWait == null ? scheduler.run(client, key, q.expectedBytes(), q.compute()::get)
+                : scheduler.run(client, key, q.expectedBytes(), maxWait, q.compute()::get);
     }
 
     private static String requestJson(Query<?> q) {

@@ -52,7 +52,7 @@ class ExplorerServiceTest {
         try (Connection c = ds.getConnection(); var st = c.createStatement()) {
             for (String stmt : sql.replaceAll("(?m)^--.*$", "").split(";")) if (!stmt.isBlank()) st.execute(stmt);
         }
-        explorer = new Explorer(catalog, engines, new ResultCache(ds), Optional.empty());
+        explorer = new Explorer(catalog, engines, new ResultCache(ds), new ComputeScheduler(new ComputeScheduler.Limits(2, 16, java.time.Duration.ofSeconds(30), 1L << 30, 8)), Optional.empty());
     }
 
     @AfterAll
@@ -78,9 +78,9 @@ class ExplorerServiceTest {
     @Test
     void theDefaultModelIsTheConfiguredOneElseTheFirstRealOne() {
         assertEquals(Optional.of("b-gpt2"), explorer.defaultModel());
-        Explorer configured = new Explorer(catalog, engines, null, Optional.of("a-tiny"));
+        Explorer configured = new Explorer(catalog, engines, null, null, Optional.of("a-tiny"));
         assertEquals(Optional.of("a-tiny"), configured.defaultModel());
-        Explorer unknown = new Explorer(catalog, engines, null, Optional.of("gone"));
+        Explorer unknown = new Explorer(catalog, engines, null, null, Optional.of("gone"));
         assertEquals(Optional.of("b-gpt2"), unknown.defaultModel());
     }
 

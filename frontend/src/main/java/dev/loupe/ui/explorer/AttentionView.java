@@ -63,7 +63,7 @@ public class AttentionView extends ExplorerPage {
     }
 
     private void render(Div out, int l, int h) {
-        AttentionPatterns.Result r = explorer.attention(model, state.get("text"), l, null).result();
+        AttentionPatterns.Result r = ask(explorer.attentionQuery(model, state.get("text"), l, null)).result();
         List<String> labels = new ArrayList<>();
         for (int p = 0; p < r.tokens().size(); p++) labels.add(p + " " + r.tokens().get(p).token());
         List<String> tokens = r.tokens().stream().map(TokenInfo::token).toList();

@@ -57,7 +57,7 @@ public class DetectorsView extends ExplorerPage {
 
     private void render(Div out) {
         Integer s = state.getInt("seed");
-        var answer = explorer.detectors(model, state.getInt("length"), state.getInt("batch"), s == null ? null : (long) s);
+        var answer = ask(explorer.detectorsQuery(model, state.getInt("length"), state.getInt("batch"), s == null ? null : (long) s));
         HeadDetectors.Result r = answer.result();
         length.setValue(r.seqLen());
         batch.setValue(r.batch());

@@ -68,7 +68,7 @@ public class DlaView extends ExplorerPage {
         position.setItemLabelGenerator(p -> p + ": " + tokens.get(p).token());
         position.setValue(pos);
 
-        var answer = explorer.dla(model, text, pos, state.get("a"), state.get("b"));
+        var answer = ask(explorer.dlaQuery(model, text, pos, state.get("a"), state.get("b")));
         DirectLogitAttribution.Result r = answer.result();
         if (tokenA.getValue().isEmpty()) tokenA.setPlaceholder(r.a().token());
         var c = config();

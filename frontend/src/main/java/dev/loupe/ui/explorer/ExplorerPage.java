@@ -20,16 +20,21 @@ import com.vaadin.flow.router.BeforeEnterObserver;
 import com.vaadin.flow.router.HasDynamicTitle;
 import com.vaadin.flow.router.QueryParameters;
 import dev.loupe.api.ApiException;
+import dev.loupe.jobs.Busy;
 import dev.loupe.model.GptConfig;
 import dev.loupe.service.Explorer;
 import dev.loupe.tokenizer.ListTokenizer;
 import dev.loupe.tokenizer.Tokenizer;
+import dev.loupe.ui.UiClient;
+import dev.loupe.ui.UiTimer;
 import org.jboss.logging.Logger;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
 
 /**
  * Frame of every explorer view: the model's name, links to the other views (carrying the prompt), the copy-link
@@ -52,6 +57,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     private final HorizontalLayout nav = new HorizontalLayout();
     protected final Div body = new Div();
     private final Paragraph error = new Paragraph();
+    private ScheduledFuture<?> retry;
 
     protected ExplorerPage(Explorer explorer) {
         this.explorer = explorer;
@@ -116,11 +122,24 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         return "/" + path + (qs.isEmpty() ? "" : "?" + qs);
     }
 
-    /** Runs an action; bad input (4xx) shows its message, anything else a generic one, instead of failing the page. */
+    /** How long a page waits for a compute slot before it says "busy" and retries (it holds the page meanwhile). */
+    static final Duration COMPUTE_WAIT = Duration.ofSeconds(3);
+
+    /** Runs a query for this browser: from the cache, or computed when the scheduler admits it. */
+    protected <T> Explorer.Answer<T> ask(Explorer.Query<T> query) {
+        return explorer.answer(query, UiClient.current(), COMPUTE_WAIT);
+    }
+
+    /**
+     * Runs an action; bad input (4xx) shows its message, anything else a generic one, instead of failing the page.
+     * When the server is busy the page says so and shows itself again after the suggested wait.
+     */
     protected boolean guarded(Runnable action) {
         try {
             action.run();
             return true;
+        } catch (Busy e) {
+            retryWhenFree(e);
         } catch (ApiException | IllegalArgumentException e) {
             fail(e.getMessage());
         } catch (RuntimeException e) {
@@ -139,6 +158,13 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     protected void rerun() {
         error.setVisible(false);
         guarded(this::show);
+    }
+
+    private void retryWhenFree(Busy busy) {
+        error.setText("Busy, retrying in " + busy.retryAfterSeconds() + " s: " + busy.getMessage());
+        error.setVisible(true);
+        if (retry != null && !retry.isDone()) return;
+        getUI().ifPresent(ui -> retry = UiTimer.later(ui, Duration.ofSeconds(busy.retryAfterSeconds()), this::rerun));
     }
 
     protected void fail(String message) {

@@ -64,7 +64,7 @@ public class LogitLensView extends ExplorerPage {
     }
 
     private void render(Div out) {
-        var answer = explorer.logitLens(model, state.get("text"), state.get("token"));
+        var answer = ask(explorer.logitLensQuery(model, state.get("text"), state.get("token")));
         LogitLens.Result r = answer.result();
         int layers = r.layers().size(), t = r.tokens().size();
         boolean chosen = r.target() != null;

@@ -47,7 +47,7 @@ public class PromptView extends ExplorerPage {
     }
 
     private void render(Div out) {
-        var answer = explorer.prompt(model, state.get("text"));
+        var answer = ask(explorer.promptQuery(model, state.get("text")));
         Predictions.Result r = answer.result();
         List<Predictions.Position> ps = r.positions();
         int selected = explorer.checkPosition(ps.stream().mapToInt(p -> p.token().id()).toArray(), state.getInt("pos"));
