@@ -44,7 +44,8 @@ class PatchingServiceTest {
             for (String stmt : sql.replaceAll("(?m)^--.*$", "").split(";")) if (!stmt.isBlank()) st.execute(stmt);
         }
         ResultCache cache = new ResultCache(ds);
-        explorer = new Explorer(new ModelCatalog(models.toString()), engines, cache, Optional.empty());
+        explorer = new Explorer(new ModelCatalog(models.toString()), engines, cache,
+                new ComputeScheduler(new ComputeScheduler.Limits(2, 16, java.time.Duration.ofSeconds(30), 1L << 30, 8)), Optional.empty());
         patching = new PatchingService(explorer, engines, cache, 200);
     }
 
