@@ -16,7 +16,18 @@ import java.util.List;
  * evaluated again. The batch grows while nothing is dropped and shrinks when drops are frequent.
  */
 public final class Acdc {
-    public enum Objective { KL, METRIC }
+    public enum Objective {
+        KL, METRIC;
+
+        /** {@code kl} or {@code metric}. */
+        public static Objective parse(String s) {
+            return switch (s.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "kl" -> KL;
+                case "metric" -> METRIC;
+                default -> throw new IllegalArgumentException("unknown ACDC objective '" + s + "': use kl or metric");
+            };
+        }
+    }
 
     /** Kept edges and, for every edge, the damage measured when it was tried (0 when never read downstream). */
     public record Result(BitSet kept, float[] damage, int evaluations) {}

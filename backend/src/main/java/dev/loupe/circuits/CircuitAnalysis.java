@@ -53,6 +53,12 @@ public final class CircuitAnalysis {
 
     public EdgeGraph edges() { return edges; }
     public CircuitDataset dataset() { return data; }
+
+    /** Bytes held by an analysis of {@code pairs} prompts of {@code pos} tokens (the two runs' sender outputs and one batch). */
+    public static long expectedBytes(dev.loupe.model.GptConfig c, int pairs, int pos) {
+        long senders = new EdgeGraph(c).senderCount();
+        return 2 * senders * pairs * pos * c.dModel() * 4 + MIX_BUDGET_BYTES;
+    }
     public double cleanMetric() { return cleanMetric; }
     public double corruptMetric() { return corruptMetric; }
 
@@ -90,7 +96,7 @@ public final class CircuitAnalysis {
     /** Exact evaluation of edge sets ({@code kept} bit e = edge e in the set), batched several sets per run. */
     public List<Evaluation> evaluate(List<BitSet> kept, Progress progress) {
         int nU = edges.senderCount(), nR = edges.receiverCount();
-        long perSet = (long) pairs * nU * pos * runner.config().dModel() * 4 * 3;
+        long perSet = (long) pairs * nU * pos * runner.config().dModel() * 4 * 3 + (long) pairs * vocab * 4;
         int chunk = (int) Math.max(1, Math.min(64, MIX_BUDGET_BYTES / Math.max(1, perSet)));
         List<Evaluation> out = new ArrayList<>();
         for (int from = 0; from < kept.size(); from += chunk) {

@@ -91,7 +91,7 @@ final class CircuitCommand implements java.util.concurrent.Callable<Integer> {
             } else {
                 CircuitDiscovery.Request req;
                 try {
-                    req = new CircuitDiscovery.Request(CircuitDiscovery.Method.parse(method), steps, tau, parseObjective(objective));
+                    req = new CircuitDiscovery.Request(CircuitDiscovery.Method.parse(method), steps, tau, Acdc.Objective.parse(objective));
                 } catch (IllegalArgumentException e) {
                     throw new CliException(e.getMessage());
                 }
@@ -107,14 +107,6 @@ final class CircuitCommand implements java.util.concurrent.Callable<Integer> {
             System.out.println("wrote " + out);
         }
         return 0;
-    }
-
-    static Acdc.Objective parseObjective(String s) {
-        return switch (s.toLowerCase(Locale.ROOT)) {
-            case "kl" -> Acdc.Objective.KL;
-            case "metric" -> Acdc.Objective.METRIC;
-            default -> throw new IllegalArgumentException("unknown ACDC metric '" + s + "': use kl or metric");
-        };
     }
 
     static JsonNode readJson(ObjectMapper json, Path file, String option) {
