@@ -6,8 +6,6 @@ import dev.loupe.grad.GradGraph;
 import dev.loupe.grad.Metric;
 import dev.loupe.model.Tensor;
 
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,12 +30,9 @@ final class ModAddTask implements Task {
         this.splitSeed = recipe.task().path("split_seed").asLong(0);
         if (recipe.config().dVocab() != p + 1) throw new IllegalArgumentException("modadd needs vocab_size p + 1 = " + (p + 1));
         if (recipe.seq() != 3) throw new IllegalArgumentException("modadd prompts are 3 tokens long (seq 3)");
-        List<int[]> pairs = new ArrayList<>();
-        for (int a = 0; a < p; a++) for (int b = 0; b < p; b++) pairs.add(new int[]{a, b});
-        Collections.shuffle(pairs, new Random(splitSeed));
-        int n = (int) Math.round(fraction * pairs.size());
-        this.train = pairs.subList(0, n).toArray(new int[0][]);
-        this.test = pairs.subList(n, pairs.size()).toArray(new int[0][]);
+        ModAddSplit split = ModAddSplit.of(p, fraction, splitSeed);
+        this.train = split.train();
+        this.test = split.test();
         this.batch = recipe.batch() <= 0 ? train.length : recipe.batch();
     }
 
