@@ -195,6 +195,15 @@ def checkpoints(work):
     return sorted(found)
 
 
+def weight_decay_at(args, step):
+    """--weight-decay, or from step S on the value V of --weight-decay-from S:V."""
+    if args.weight_decay_from:
+        s, v = args.weight_decay_from.split(":")
+        if step >= int(s):
+            return float(v)
+    return args.weight_decay
+
+
 def train(args):
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
@@ -229,6 +238,7 @@ def train(args):
     for step in range(start, args.steps):
         for g in opt.param_groups:
             g["lr"] = args.lr * sched(step)
+        opt.param_groups[0]["weight_decay"] = weight_decay_at(args, step)
         loss, _ = loss_acc(answer_logits(params, cfg, x_tr), y_tr, args.p)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -323,6 +333,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--weight-decay", type=float, default=1.0)
+    ap.add_argument("--weight-decay-from", default="", metavar="STEP:VALUE",
+                    help="a stronger weight decay from STEP on (speeds up the clean-up phase)")
     ap.add_argument("--beta1", type=float, default=0.9)
     ap.add_argument("--beta2", type=float, default=0.98)
     ap.add_argument("--clip", type=float, default=1.0)

@@ -37,12 +37,12 @@ class LoupeHeatmap extends ChartElement {
       },
       xAxis: {
         type: 'category', data: s.xLabels, name: s.hideAxes ? undefined : s.xName, nameLocation: 'middle', nameGap: s.xNameGap ?? 52,
-        splitArea: { show: false }, axisLabel: { show: !s.hideAxes, rotate: s.xRotate ?? 45, interval: 0, fontSize: 11 },
+        splitArea: { show: false }, axisLabel: { show: !s.hideAxes, rotate: s.xRotate ?? 45, interval: s.labelInterval ?? 0, fontSize: 11 },
         axisTick: { show: !s.hideAxes },
       },
       yAxis: {
         type: 'category', data: s.yLabels, name: s.hideAxes ? undefined : s.yName, nameLocation: 'middle', nameGap: s.yNameGap ?? 70,
-        inverse: true, axisLabel: { show: !s.hideAxes, interval: 0, fontSize: 11 }, axisTick: { show: !s.hideAxes },
+        inverse: true, axisLabel: { show: !s.hideAxes, interval: s.labelInterval ?? 0, fontSize: 11 }, axisTick: { show: !s.hideAxes },
       },
       visualMap: {
         min: s.min ?? 0, max: s.max ?? 1, calculable: false, show: s.legend ?? false, inRange: { color: colors },

@@ -26,7 +26,7 @@ import java.util.List;
  */
 public final class ModularAddition {
     /** Prompts per forward pass: bounds the activations held at once. */
-    static final int CHUNK = 2048;
+    public static final int CHUNK = 2048;
 
     private ModularAddition() {}
 

@@ -66,6 +66,17 @@ class TrainedModelsTest {
     }
 
     @Test
+    void modularAdditionEmbeddingHasTheCardsKeyFrequencies() throws Exception {
+        ModelFolder f = open("modadd-113");
+        var s = dev.loupe.algorithmic.ModularAddition.spectrum(f.load().weights().get("wte.weight"), 113, 6);
+        JsonNode card = f.provenance().path("evaluation");
+        int[] keys = new int[card.path("key_frequencies").size()];
+        for (int i = 0; i < keys.length; i++) keys[i] = card.path("key_frequencies").get(i).asInt();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(keys, s.keys());
+        org.junit.jupiter.api.Assertions.assertEquals(card.path("key_power_fraction").asDouble(), s.keyFraction(), 1e-3);
+    }
+
+    @Test
     void modularAdditionGeneralises() throws Exception {
         ModelFolder f = open("modadd-113");
         JsonNode recipe = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.dir().resolve("recipe.json").toFile()).path("task");

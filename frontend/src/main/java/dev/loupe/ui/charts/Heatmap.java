@@ -47,6 +47,8 @@ public class Heatmap extends ChartComponent {
         public Spec legend() { o.put("legend", true); return this; }
         public Spec height(int px) { o.put("height", px); return this; }
         public Spec labelSize(int px) { o.put("labelSize", px); return this; }
+        /** Show every n-th axis label (0: all). */
+        public Spec labelInterval(int n) { o.put("labelInterval", n); return this; }
         public Spec hideAxes() { o.put("hideAxes", true); return this; }
         public Spec xRotate(int deg) { o.put("xRotate", deg); return this; }
         public Spec grid(int left, int bottom) { o.put("gridLeft", left); o.put("gridBottom", bottom); return this; }

@@ -82,6 +82,12 @@ public class ModelView extends ExplorerPage {
             a.getElement().setAttribute("data-view", d[0]);
             links.add(new ListItem(a, new Span(" — " + d[1])));
         }
+        if (explorer.tokenizer(model) instanceof dev.loupe.tokenizer.ListTokenizer lt
+                && dev.loupe.algorithmic.ModularAddition.modulus(lt.vocab()) > 0) {
+            Anchor a = new Anchor(link(model, "algorithmic", Map.of()), "Algorithmic");
+            a.getElement().setAttribute("data-view", "algorithmic");
+            links.add(new ListItem(a, new Span(" — the Fourier spectrum of the embedding, answers and neurons over the (a, b) grid, progress measures")));
+        }
         body.add(links);
 
         body.add(new H3("Model card"));
