@@ -257,8 +257,10 @@ public class CircuitsView extends ExplorerPage {
         svg.setId("export-svg");
         Button showAll = new Button("Show hidden nodes", e -> { state.set("hidden", null); guarded(draw); });
         Button ungroup = new Button("Clear group", e -> { state.set("group", null); guarded(draw); });
-        Span legend = new Span("Score = mean Σ (a_u(corrupted) − a_u(clean))·∂metric/∂x_v: blue edges lower the metric when corrupted "
-                + "(they carry the behaviour), red raise it; width ∝ |score|; into a head, q dashed, k solid, v dotted. Click a node to pin, hide, group or open it.");
+        String meaning = result.has("acdc")
+                ? "ACDC score = how much the objective worsened when the edge was tried (red: it mattered)"
+                : "Score = mean Σ (a_u(corrupted) − a_u(clean))·∂metric/∂x_v: blue edges lower the metric when corrupted (they carry the behaviour), red raise it";
+        Span legend = new Span(meaning + "; width ∝ |score|; into a head, q dashed, k solid, v dotted. Click a node to pin, hide, group or open it.");
         legend.getStyle().set("font-size", "var(--lumo-font-size-s)").set("color", "var(--lumo-secondary-text-color)");
         out.add(summary, row(new Span("Edges shown"), slider, shown), row(json, png, svg, showAll, ungroup), legend, graphBox, details, chart);
         draw.run();
@@ -302,7 +304,8 @@ public class CircuitsView extends ExplorerPage {
                     .put("score", e.get("score").asDouble());
             max = Math.max(max, Math.abs(e.get("score").asDouble()));
         }
-        spec.put("maxAbs", max).put("height", 120 + 90 * top);
+        int rowGap = Math.max(45, Math.min(90, 720 / top)); // deep models stay within a screen
+        spec.put("maxAbs", max).put("height", 100 + rowGap * top);
         for (String k : new String[]{"pinned", "hidden", "group"}) {
             ArrayNode a = spec.putArray(k);
             listOf(k.equals("pinned") ? "pins" : k).forEach(a::add);
