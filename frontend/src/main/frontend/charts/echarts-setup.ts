@@ -1,10 +1,10 @@
 // ECharts, tree-shaken to what Loupe's charts use, rendered as SVG so labels are real text in the page.
 import * as echarts from 'echarts/core';
-import { BarChart, HeatmapChart, LineChart } from 'echarts/charts';
+import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 
-echarts.use([HeatmapChart, BarChart, LineChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, SVGRenderer]);
+echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, SVGRenderer]);
 
 export { echarts };
 
@@ -68,6 +68,29 @@ export abstract class ChartElement extends HTMLElement {
   }
 
   protected abstract options(spec: any): any;
+
+  /** Saves the chart as a PNG file (the SVG drawn onto a canvas at twice its size, on white). */
+  downloadPng(name: string) {
+    if (!this.chart) return;
+    const svg = this.chart.getDataURL({ type: 'svg' });
+    const w = this.clientWidth, h = this.clientHeight;
+    const img = new Image();
+    img.onload = () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 2 * w;
+      canvas.height = 2 * h;
+      const g = canvas.getContext('2d')!;
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, canvas.width, canvas.height);
+      g.drawImage(img, 0, 0, canvas.width, canvas.height);
+      const a = document.createElement('a');
+      a.href = canvas.toDataURL('image/png');
+      a.download = name;
+      a.click();
+      this.dataset.pngSaved = String(Number(this.dataset.pngSaved || '0') + 1);
+    };
+    img.src = svg;
+  }
 
   protected clicked(_p: any) {}
 }

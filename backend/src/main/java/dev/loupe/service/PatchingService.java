@@ -48,8 +48,12 @@ public class PatchingService {
                          double cleanMetric, double corruptMetric, Object values, Object normalised, Object attribution,
                          Double attributionCorrelation, long rows, long millis) {}
 
-    /** A validated request, ready to run. */
-    public record Prepared(String model, Map<String, Object> params, long rows, Explorer.Query<Result> query) {}
+    /** A validated request, ready to run: {@code compute} reports to the progress it is given. */
+    public record Prepared(String model, Map<String, Object> params, long rows, java.util.function.Function<Progress, Result> compute) {
+        Explorer.Query<Result> query(Progress progress) {
+            return new Explorer.Query<>(model, ANALYSIS, params, Result.class, () -> compute.apply(progress));
+        }
+    }
 
     private final Explorer explorer;
     private final ModelEngines engines;
@@ -103,12 +107,14 @@ public class PatchingService {
         params.put("direction", mode.label());
         params.put("attribution", attribution);
         PatchMetric m = metric;
-        return new Prepared(model, params, rows, new Explorer.Query<>(model, ANALYSIS, params, Result.class,
-                () -> compute(model, pair, m, sweep, mode, attribution, Progress.NONE)));
+        return new Prepared(model, params, rows, progress -> compute(model, pair, m, sweep, mode, attribution, progress));
     }
 
     /** Runs (or finds) a prepared request: the answer JSON {@code {model, cached, key, millis, result}}. */
-    public Explorer.JsonAnswer run(Prepared p) { return explorer.json(p.query()); }
+    public Explorer.JsonAnswer run(Prepared p) { return explorer.json(p.query(Progress.NONE)); }
+
+    /** The same as a result object, reporting to {@code progress} (and stopping when it is cancelled). */
+    public Explorer.Answer<Result> answer(Prepared p, Progress progress) { return explorer.answer(p.query(progress)); }
 
     /** A stored result by its id. */
     public Optional<byte[]> find(String id) { return cache.findJson(id, ANALYSIS); }

@@ -48,7 +48,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     static final List<String[]> VIEWS = List.of(
             new String[]{"", "Model"}, new String[]{"prompt", "Prompt"}, new String[]{"lens", "Logit lens"},
             new String[]{"attention", "Attention"}, new String[]{"dla", "Direct logit attribution"},
-            new String[]{"detectors", "Head detectors"}, new String[]{"circuits", "Circuits"});
+            new String[]{"detectors", "Head detectors"}, new String[]{"patching", "Patching"}, new String[]{"circuits", "Circuits"});
 
     protected final Explorer explorer;
     protected final UrlState state = new UrlState();
@@ -105,7 +105,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         for (String[] v : VIEWS) {
             Map<String, String> q = new LinkedHashMap<>();
             String text = state.get("text");
-            if (text != null && !v[0].isEmpty() && !v[0].equals("detectors") && !v[0].equals("circuits")) q.put("text", text);
+            if (text != null && !v[0].isEmpty() && !v[0].equals("detectors") && !v[0].equals("circuits") && !v[0].equals("patching")) q.put("text", text);
             Anchor a = new Anchor(link(model, v[0], q), v[1]);
             a.getElement().setAttribute("data-view", v[0].isEmpty() ? "model" : v[0]);
             if (v[0].equals(route())) a.getStyle().set("font-weight", "bold");
