@@ -30,24 +30,48 @@ import java.nio.charset.StandardCharsets;
 @APIResponse(responseCode = "404", description = "unknown model or result")
 public class PatchingResource {
     public record PatchingAnswer(String model, boolean cached, String key, long millis, PatchingService.Result result) {}
+    /** A sweep started as a job: follow {@code /api/v1/jobs/{job.id}}, then GET {@code result}. */
+    public record Started(dev.loupe.jobs.JobInfo job, String resultId, String result) {}
 
     private final PatchingService patching;
+    private final dev.loupe.service.JobService jobs;
+    private final long syncRows;
 
-    public PatchingResource(PatchingService patching) {
+    public PatchingResource(PatchingService patching, dev.loupe.service.JobService jobs,
+                            @org.eclipse.microprofile.config.inject.ConfigProperty(name = "loupe.patching.sync-rows", defaultValue = "3000") long syncRows) {
         this.patching = patching;
+        this.jobs = jobs;
+        this.syncRows = syncRows;
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @APIResponse(responseCode = "200", description = "the result; header X-Loupe-Cache: hit or miss, X-Loupe-Result: its id",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = PatchingAnswer.class)))
+    @APIResponse(responseCode = "202", description = "a long sweep (over loupe.patching.sync-rows patched runs, or ?job=true) started as a job: "
+            + "{job, resultId, result}; follow /api/v1/jobs/{id}, then GET result")
     @Operation(summary = "Patch one index per run over a clean/corrupted prompt pair: values (raw metric), normalised "
             + "(patched − corrupted)/(clean − corrupted) and the attribution estimate, nested in the sweep's shape. "
             + "Body: clean/corrupt (text, BOS prepended unless bos=false) or cleanTokens/corruptTokens; metric (logit_diff, logprob, prob, kl, loss, "
             + "or a full spec such as logit_diff:-1:123:456), position, a, b (token text, · for a space, or #id; default the runs' top tokens); "
             + "sweep; direction (denoise, noise, zero, mean, resample); attribution (default true)")
-    public Response run(@PathParam("model") String model, PatchingService.Request request) {
+    public Response run(@PathParam("model") String model, PatchingService.Request request, @jakarta.ws.rs.QueryParam("job") boolean asJob,
+                        @jakarta.ws.rs.core.Context io.vertx.core.http.HttpServerRequest http) {
         PatchingService.Prepared p = patching.prepare(model, request);
+        String id = patching.id(p);
+        if ((asJob || p.rows() > syncRows) && patching.find(id).isEmpty()) {
+            com.fasterxml.jackson.databind.node.ObjectNode params = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(request);
+            params.put("model", model);
+            String job;
+            try {
+                job = jobs.submit(dev.loupe.service.PatchingJobKind.NAME, Clients.of(http), params);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage());
+            }
+            String location = "/api/v1/models/" + model + "/patching/" + id;
+            return Response.accepted(new Started(jobs.get(job).orElseThrow(), id, location)).header("Location", "/api/v1/jobs/" + job)
+                    .header("X-Loupe-Result", id).build();
+        }
         Explorer.JsonAnswer a = patching.run(p);
         return Response.ok(a.json(), MediaType.APPLICATION_JSON_TYPE.withCharset("UTF-8"))
                 .header("X-Loupe-Cache", a.cached() ? "hit" : "miss").header("X-Loupe-Result", a.key()).build();

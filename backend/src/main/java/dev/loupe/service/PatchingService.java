@@ -36,6 +36,7 @@ public class PatchingService {
     public static final String ANALYSIS = "patching";
 
     /** A request in the user's terms: prompts as text (BOS prepended unless {@code bos} is false) or token ids. */
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
     public record Request(String clean, String corrupt, List<Integer> cleanTokens, List<Integer> corruptTokens, Boolean bos,
                           String metric, Integer position, String a, String b, String sweep, String direction, Boolean attribution) {}
 
@@ -58,6 +59,7 @@ public class PatchingService {
     private final Explorer explorer;
     private final ModelEngines engines;
     private final ResultCache cache;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     private final long maxRows;
     private final Map<String, Gradients> gradients = new ConcurrentHashMap<>();
 
@@ -115,6 +117,18 @@ public class PatchingService {
 
     /** The same as a result object, reporting to {@code progress} (and stopping when it is cancelled). */
     public Explorer.Answer<Result> answer(Prepared p, Progress progress) { return explorer.answer(p.query(progress)); }
+
+    /** The result's id before it is computed (the key the cache will give it). */
+    public String id(Prepared p) {
+        try {
+            return ResultCache.key(engines.get(p.model()).fingerprint(), ANALYSIS, JSON.writeValueAsString(p.params()));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Memory a sweep holds at once: one chunk of rows plus the cached runs. */
+    public long expectedBytes(Prepared p) { return dev.loupe.patching.ActivationPatching.DEFAULT_CHUNK_BYTES + (64L << 20); }
 
     /** A stored result by its id. */
     public Optional<byte[]> find(String id) { return cache.findJson(id, ANALYSIS); }

@@ -26,7 +26,7 @@ class PatchingTest extends BrowserTest {
 
     static HttpResponse<String> post(String model, String body) {
         try {
-            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/models/" + model + "/patching")))
+            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/models/" + model.replace("?", "/patching?") + (model.contains("?") ? "" : "/patching"))))
                     .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         } catch (Exception e) {
@@ -80,6 +80,22 @@ class PatchingTest extends BrowserTest {
             assertTrue(JSON.readTree(res.body()).get("message").asText().contains(b.says()), res.body());
         }
         assertEquals(404, app.get("/api/v1/models/" + LoupeApp.MODEL + "/patching/" + "0".repeat(64)).statusCode());
+
+        // a sweep run as a job: 202, the job reaches DONE with the announced result id, and that result reopens
+        HttpResponse<String> started = post(LoupeApp.MODEL + "?job=true", body("head_v_by_pos", ",\"direction\":\"noise\""));
+        assertEquals(202, started.statusCode(), started.body());
+        JsonNode s = JSON.readTree(started.body());
+        String jobId = s.get("job").get("id").asText(), resultId = s.get("resultId").asText();
+        JsonNode job = null;
+        for (int i = 0; i < 240; i++) {
+            job = get(app, "/api/v1/jobs/" + jobId);
+            if (job.get("state").asText().matches("DONE|FAILED|CANCELLED")) break;
+            Thread.sleep(500);
+        }
+        assertEquals("DONE", job.get("state").asText(), job.toString());
+        assertEquals(resultId, job.get("resultId").asText());
+        JsonNode viaJob = get(app, s.get("result").asText()).get("result");
+        assertEquals(result(LoupeApp.MODEL, body("head_v_by_pos", ",\"direction\":\"noise\"")).get("result"), viaJob);
     }
 
     @Test
@@ -125,7 +141,8 @@ class PatchingTest extends BrowserTest {
         page.mouse().click(x, y);
         page.waitForURL(Pattern.compile(".*/attention\\?.*"));
         assertTrue(page.url().contains("layer=1") && page.url().contains("head=2"), page.url());
-        assertThat(page.locator("#prompt textarea")).hasValue(CLEAN);
+        assertThat(page.locator("#prompt textarea")).hasValue(CLEAN,
+                new com.microsoft.playwright.assertions.LocatorAssertions.HasValueOptions().setTimeout(60_000));
     }
 
     @Test
