@@ -1,10 +1,14 @@
-// ECharts, tree-shaken to what Loupe's charts use, rendered as SVG so labels are real text in the page.
+// ECharts, tree-shaken to what Loupe's charts use. Rendered as SVG so labels are real text in the page, except
+// big grids (thousands of cells), which a canvas draws far faster.
 import * as echarts from 'echarts/core';
 import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent } from 'echarts/components';
-import { SVGRenderer } from 'echarts/renderers';
+import {
+  DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent,
+} from 'echarts/components';
+import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 
-echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, SVGRenderer]);
+echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, TitleComponent, TooltipComponent, VisualMapComponent,
+  DataZoomComponent, LegendComponent, MarkLineComponent, SVGRenderer, CanvasRenderer]);
 
 export { echarts };
 
@@ -18,6 +22,8 @@ export function escapeHtml(s: string): string {
  */
 export abstract class ChartElement extends HTMLElement {
   protected chart?: echarts.ECharts;
+  private rendererType = 'svg';
+  private pending = false;
   private box?: HTMLDivElement;
   private observer?: ResizeObserver;
   private specText = '';
@@ -58,13 +64,24 @@ export abstract class ChartElement extends HTMLElement {
     if (!this.box || !this.isConnected || !this.specText) return;
     const spec = JSON.parse(this.specText);
     if (spec.height) this.style.height = `${spec.height}px`;
-    if (!this.chart) {
-      this.chart = echarts.init(this.box, undefined, { renderer: 'svg' });
-      this.chart.on('click', (p: any) => this.clicked(p));
+    const renderer = this.renderer(spec);
+    if (this.chart && renderer !== this.rendererType) {
+      this.chart.dispose();
+      this.chart = undefined;
     }
+    if (!this.chart) {
+      this.rendererType = renderer;
+      this.chart = echarts.init(this.box, undefined, { renderer });
+      this.chart.on('click', (p: any) => this.clicked(p));
+      // drawn, not only configured: what a user sees (tests wait on this attribute)
+      this.chart.on('finished', () => {
+        if (this.pending) this.dataset.rendered = String(Number(this.dataset.rendered || '0') + 1);
+        this.pending = false;
+      });
+    }
+    this.pending = true;
     this.chart.setOption(this.options(spec), true);
     this.chart.resize();
-    this.dataset.rendered = String(Number(this.dataset.rendered || '0') + 1);
   }
 
   protected abstract options(spec: any): any;
@@ -91,6 +108,9 @@ export abstract class ChartElement extends HTMLElement {
     };
     img.src = svg;
   }
+
+  /** 'svg' (labels are page text) unless a chart has too many shapes for it. */
+  protected renderer(_spec: any): 'svg' | 'canvas' { return 'svg'; }
 
   protected clicked(_p: any) {}
 }

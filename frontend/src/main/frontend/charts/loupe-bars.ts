@@ -7,13 +7,16 @@ import { ChartElement } from './echarts-setup';
 class LoupeBars extends ChartElement {
   protected options(s: any): any {
     const values: number[] = s.values || [];
-    const fmt = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(2) : v.toFixed(s.digits ?? 3));
+    // percent: values are percentages, written as the tables write them (12%, 3.4%)
+    const fmt = s.percent ? (v: number) => (v < 0.05 ? '<0.1%' : `${v >= 9.95 ? v.toFixed(0) : v.toFixed(1)}%`)
+      : (v: number) => (Math.abs(v) >= 10 ? v.toFixed(2) : v.toFixed(s.digits ?? 3));
     return {
       animation: false,
       title: s.title ? { text: s.title, left: 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
       grid: { left: s.gridLeft ?? 110, right: 60, top: s.title ? 36 : 10, bottom: 30 },
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => fmt(v) },
-      xAxis: { type: 'value', name: s.valueName, nameLocation: 'middle', nameGap: 22 },
+      xAxis: { type: 'value', name: s.valueName, nameLocation: 'middle', nameGap: 22,
+        axisLabel: s.percent ? { formatter: (v: number) => `${v}%` } : undefined },
       yAxis: { type: 'category', data: s.labels, inverse: true, axisLabel: { interval: 0, fontSize: 11 } },
       series: [{
         type: 'bar',

@@ -20,14 +20,19 @@ import java.util.SplittableRandom;
  *   <li>induction: mean attention from a token to the token after each of its earlier occurrences (in the
  *       second repeat that is offset seq_len − 1 back).</li>
  * </ul>
- * Every score lies in [0, 1]; scores are means over the batch.
+ * Every score lies in [0, 1]; scores are means over the batch. The chance level of each score is the same score of
+ * uniform causal attention (each query spreads its attention evenly over itself and every earlier key) on the same
+ * sequences: a head scoring near it does nothing specific, one well above it is a detector of that kind.
  */
 public final class HeadDetectors {
     private HeadDetectors() {}
 
-    /** @param sample the first sequence of the batch */
+    /** @param sample the first sequence of the batch; @param chance the scores of uniform attention on the same sequences */
     public record Result(int seqLen, int batch, long seed, double[][] previousToken, double[][] duplicateToken,
-                         double[][] induction, List<TokenInfo> sample) {}
+                         double[][] induction, Chance chance, List<TokenInfo> sample) {}
+
+    /** The chance level of each score: what uniform causal attention scores on the same sequences. */
+    public record Chance(double previousToken, double duplicateToken, double induction) {}
 
     public static Result compute(Subject s, int seqLen, int batch, long seed) {
         GptConfig c = s.config();
@@ -40,7 +45,18 @@ public final class HeadDetectors {
             for (int l = 0; l < c.nLayers(); l++) patterns.add(run.get(HookPoints.name(l, "attn.hook_pattern")));
         }
         Scores sc = scores(seqs, patterns);
-        return new Result(seqLen, batch, seed, sc.previous, sc.duplicate, sc.induction, s.tokens(seqs[0]));
+        return new Result(seqLen, batch, seed, sc.previous, sc.duplicate, sc.induction, chance(seqs), s.tokens(seqs[0]));
+    }
+
+    /** The scores of one head that attends uniformly to itself and every earlier position. */
+    public static Chance chance(int[][] seqs) {
+        int t = seqs[0].length;
+        float[] uniform = new float[seqs.length * t * t];
+        for (int b = 0; b < seqs.length; b++)
+            for (int q = 0; q < t; q++)
+                for (int k = 0; k <= q; k++) uniform[(b * t + q) * t + k] = 1f / (q + 1);
+        Scores s = scores(seqs, List.of(new Tensor(uniform, seqs.length, 1, t, t)));
+        return new Chance(s.previous[0][0], s.duplicate[0][0], s.induction[0][0]);
     }
 
     /** The three scores, [layer][head], from patterns [batch, head, query, key] per layer. */

@@ -88,6 +88,19 @@ public final class ModelFolder {
     public Path weightsFile() { return dir.resolve(manifest.path("weights").asText("model.safetensors")); }
     public Path cardFile() { return dir.resolve(manifest.path("card").asText("CARD.md")); }
 
+    /**
+     * The first position whose next-token prediction the model was trained on ({@code "scored_after"} in the
+     * manifest; 0, every position, when absent). Toy tasks score only the answer: modular addition "a b =" only the
+     * prediction after "=", so the losses of the prompt's own tokens mean nothing there.
+     */
+    public int scoredAfter() { return Math.max(0, manifest.path("scored_after").asInt(0)); }
+
+    /** The training run's evaluations ({@code eval.csv}: a header, then one row per evaluation), if the folder has them. */
+    public java.util.Optional<Path> evalFile() {
+        Path p = dir.resolve("eval.csv");
+        return Files.isRegularFile(p) ? java.util.Optional.of(p) : java.util.Optional.empty();
+    }
+
     /** The model card as Markdown, or an empty string when the folder has none. */
     public String card() {
         try {

@@ -85,6 +85,9 @@ public class Explorer {
 
     public Subject subject(String model) { return engines.get(model).subject(); }
 
+    /** The first position whose prediction the model was trained on (see {@link ModelFolder#scoredAfter()}). */
+    public int scoredAfter(String model) { return engines.entry(model).folder().scoredAfter(); }
+
     // ---------------------------------------------------------------- input
 
     /** The prompt's ids with BOS prepended, or a 400 naming what is wrong. */
@@ -99,7 +102,8 @@ public class Explorer {
         }
         int ctx = s.config().nCtx();
         if (ids.length > ctx)
-            throw ApiException.badRequest("the prompt is " + ids.length + " tokens long (with the BOS token), more than the context of "
+            throw ApiException.badRequest("the prompt is " + ids.length + " tokens long" + (s.tokenizer().bosId() >= 0 ? " (with the BOS token)" : "")
+                    + ", more than the context of "
                     + model + " (" + ctx + " tokens)");
         if (ids.length < 1) throw ApiException.badRequest("the prompt has no tokens");
         return ids;
@@ -213,10 +217,14 @@ public class Explorer {
 
     public Query<HeadDetectors.Result> detectorsQuery(String model, Integer length, Integer batch, Long seed) {
         GptConfig c = config(model);
-        int maxLen = (c.nCtx() - 1) / 2;
+        int lead = tokenizer(model).bosId() >= 0 ? 1 : 0;
+        int maxLen = (c.nCtx() - lead) / 2;
+        if (maxLen < 2)
+            throw ApiException.badRequest("the context of " + c.nCtx() + " tokens is too short for the head detectors: they need "
+                    + (lead == 1 ? "BOS and " : "") + "a sequence of at least 2 tokens twice (" + (lead + 4) + " tokens)");
         int n = length == null ? Math.min(DETECTOR_LENGTH, maxLen) : length;
         if (n < 2 || n > maxLen)
-            throw ApiException.badRequest("sequence length " + n + " is out of range: BOS + the sequence twice must fit the context of "
+            throw ApiException.badRequest("sequence length " + n + " is out of range: " + (lead == 1 ? "BOS + " : "") + "the sequence twice must fit the context of "
                     + c.nCtx() + ", so 2–" + maxLen);
         int bt = batch == null ? DETECTOR_BATCH : batch;
         if (bt < 1 || bt > MAX_DETECTOR_BATCH) throw ApiException.badRequest("batch " + bt + " is out of range: 1–" + MAX_DETECTOR_BATCH);

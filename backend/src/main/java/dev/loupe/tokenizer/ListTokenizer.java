@@ -49,10 +49,18 @@ public final class ListTokenizer implements Tokenizer {
         int[] out = new int[words.length];
         for (int i = 0; i < words.length; i++) {
             Integer id = ids.get(words[i]);
-            if (id == null) throw new TokenizerException("unknown token '" + words[i] + "' (word " + (i + 1) + "); the vocabulary has " + vocab.size() + " entries");
+            if (id == null) throw new TokenizerException("unknown token '" + words[i] + "' (word " + (i + 1) + "); the vocabulary is " + describe());
             out[i] = id;
         }
         return out;
+    }
+
+    /** The vocabulary in a line: "114 words: 0, 1, 2, …, 112, =" (every word when there are few). */
+    public String describe() {
+        int n = vocab.size();
+        String words = n <= 8 ? String.join(", ", vocab)
+                : String.join(", ", vocab.subList(0, 3)) + ", …, " + String.join(", ", vocab.subList(n - 2, n));
+        return n + " words: " + words;
     }
 
     @Override

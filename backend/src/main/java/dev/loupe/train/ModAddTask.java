@@ -88,6 +88,9 @@ final class ModAddTask implements Task {
 
     @Override public String headline() { return "test_accuracy"; }
 
+    /** Only the answer after "a b =" is scored. */
+    @Override public int scoredAfter() { return 2; }
+
     @Override public ObjectNode tokenizer() {
         return Task.listTokenizer(IntStream.rangeClosed(0, p).mapToObj(i -> i < p ? Integer.toString(i) : "=").toList());
     }

@@ -43,6 +43,9 @@ public interface Task {
         return t;
     }
 
+    /** The first position whose prediction the loss scores (the manifest's {@code scored_after}); 0: every position. */
+    default int scoredAfter() { return 0; }
+
     /** Markdown for the card: what data the model saw. */
     String dataDescription();
 

@@ -262,6 +262,7 @@ public final class Trainer {
         m.put("weights", "model.safetensors");
         m.put("card", "CARD.md");
         m.put("placeholder", false);
+        if (task.scoredAfter() > 0) m.put("scored_after", task.scoredAfter());
         if (recipe.isDefault()) m.put("default", true);
         ObjectNode prov = m.putObject("provenance");
         prov.put("source", "trained by Loupe (./loupe train recipe.json)");

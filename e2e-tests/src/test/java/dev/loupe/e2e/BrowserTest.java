@@ -3,8 +3,10 @@ package dev.loupe.e2e;
 import com.microsoft.playwright.Browser;
 import com.microsoft.playwright.BrowserContext;
 import com.microsoft.playwright.BrowserType;
+import com.microsoft.playwright.Locator;
 import com.microsoft.playwright.Page;
 import com.microsoft.playwright.Playwright;
+import com.microsoft.playwright.assertions.PlaywrightAssertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,6 +32,8 @@ public abstract class BrowserTest {
     protected BrowserContext context;
     protected Page page;
     private final List<String> consoleErrors = new ArrayList<>();
+    /** Addresses a test expects to answer with an HTTP error (e.g. a 404 page); they are not counted as errors. */
+    private final List<String> expectedHttpErrors = new ArrayList<>();
 
     @BeforeAll
     static void launchBrowser() {
@@ -53,12 +57,14 @@ public abstract class BrowserTest {
         context = browser.newContext(new Browser.NewContextOptions().setViewportSize(1400, 900));
         page = context.newPage();
         page.onConsoleMessage(m -> {
-            if ("error".equals(m.type())) consoleErrors.add(m.text() + " (" + m.location() + ")");
+            // the browser's own line for an expected error status
+            if ("error".equals(m.type()) && !(m.text().startsWith("Failed to load resource") && expectedHttpErrors.stream().anyMatch(m.location()::contains)))
+                consoleErrors.add(m.text() + " (" + m.location() + ")");
         });
         page.onPageError(e -> consoleErrors.add("page error: " + e));
         // the console says only "Failed to load resource"; keep the address so a failure names it
         page.onResponse(r -> {
-            if (r.status() >= 400) consoleErrors.add("HTTP " + r.status() + " " + r.url());
+            if (r.status() >= 400 && expectedHttpErrors.stream().noneMatch(r.url()::endsWith)) consoleErrors.add("HTTP " + r.status() + " " + r.url());
         });
     }
 
@@ -66,6 +72,17 @@ public abstract class BrowserTest {
     void checkConsole() {
         context.close();
         assertTrue(consoleErrors.isEmpty(), "JavaScript console errors: " + consoleErrors);
+    }
+
+    /** Lets the page load an address ending with {@code suffix} with an error status without failing the test. */
+    protected void expectHttpError(String suffix) { expectedHttpErrors.add(suffix); }
+
+    /** Evaluates {@code js} (a function of the chart's ECharts instance, e.g. {@code c => c.getOption().series.length}) on a rendered chart. */
+    protected Object chart(String selector, String js) {
+        Locator el = page.locator(selector).first();
+        PlaywrightAssertions.assertThat(el).hasAttribute("data-rendered", java.util.regex.Pattern.compile("\\d+"),
+                new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(30_000));
+        return el.evaluate("(e) => (" + js + ")(e.chart)");
     }
 
     /** Saves a full-page screenshot as e2e-tests/target/screenshots/NAME.png. */

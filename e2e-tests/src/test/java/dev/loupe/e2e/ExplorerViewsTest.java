@@ -75,7 +75,7 @@ class ExplorerViewsTest extends BrowserTest {
 
         // clicking a token selects its position, in the URL too
         chips.nth(1).click();
-        page.waitForURL(Pattern.compile(".*pos=1.*"));
+        page.waitForURL(Pattern.compile(".*position=1.*"));
         String top1 = ps.get(1).get("next").get(0).get("token").asText();
         assertThat(page.locator("#next-bars")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
         page.waitForCondition(() -> page.locator("#next-bars svg text").allTextContents().contains(top1));
@@ -156,7 +156,7 @@ class ExplorerViewsTest extends BrowserTest {
         page.locator("#position").click();
         page.getByRole(AriaRole.OPTION, new Page.GetByRoleOptions().setName("3: ·sat")).click();
         page.locator("#run").click();
-        page.waitForURL(Pattern.compile(".*pos=3.*"));
+        page.waitForURL(Pattern.compile(".*position=3.*"));
         JsonNode r3 = get(app, api("dla", "text=" + enc(PROMPT) + "&position=3&a=" + enc("·mat") + "&b=" + enc("·cat"))).get("result");
         assertThat(page.locator("#dla-total")).containsText(f4(r3.get("logitDiff").asDouble()));
     }

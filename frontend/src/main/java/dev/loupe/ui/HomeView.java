@@ -23,17 +23,23 @@ public class HomeView extends VerticalLayout {
     public HomeView(ModelCatalog catalog, Explorer explorer) {
         String defaultModel = explorer.defaultModel().orElse(null);
         add(new H2("Models"));
-        add(new Paragraph("Models found in " + catalog.modelsDir() + ". Prompts are run with "
-                + "<|endoftext|> prepended as the first token, as TransformerLens does."));
+        add(new Paragraph("The models this Loupe serves; open one to explore it, or a row for its model card. Prompts "
+                + "of GPT-2-vocabulary models are run with <|endoftext|> prepended as the first token, as TransformerLens does."));
 
         Grid<ModelCatalog.Entry> grid = new Grid<>();
         grid.setId("models");
-        grid.addThemeVariants(GridVariant.LUMO_ROW_STRIPES);
+        grid.addThemeVariants(GridVariant.LUMO_ROW_STRIPES, GridVariant.LUMO_WRAP_CELL_CONTENT);
         grid.addColumn(ModelCatalog.Entry::name).setHeader("Model").setAutoWidth(true).setFlexGrow(0);
+        grid.addColumn(new ComponentRenderer<>(e -> {
+            Span d = new Span(e.available() ? e.folder().description() : "");
+            d.getStyle().set("white-space", "normal").set("font-size", "var(--lumo-font-size-s)");
+            return d;
+        })).setHeader("Description").setFlexGrow(3);
         grid.addColumn(e -> e.config().map(c -> formatCount(c.parameterCount())).orElse("")).setHeader("Size");
         grid.addColumn(e -> e.config().map(GptConfig::nLayers).map(String::valueOf).orElse("")).setHeader("Layers");
         grid.addColumn(e -> e.config().map(GptConfig::nHeads).map(String::valueOf).orElse("")).setHeader("Heads");
         grid.addColumn(e -> e.config().map(GptConfig::dModel).map(String::valueOf).orElse("")).setHeader("d_model");
+        grid.addColumn(e -> e.config().map(GptConfig::nCtx).map(String::valueOf).orElse("")).setHeader("Context");
         grid.addColumn(e -> e.config().map(GptConfig::dVocab).map(String::valueOf).orElse("")).setHeader("Vocabulary");
         grid.addColumn(new ComponentRenderer<>(e -> status(e, e.name().equals(defaultModel)))).setHeader("Status").setAutoWidth(true);
         grid.addColumn(new ComponentRenderer<>(e -> e.available()

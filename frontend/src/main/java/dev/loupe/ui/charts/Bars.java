@@ -18,6 +18,15 @@ public class Bars extends ChartComponent {
         setWidthFull();
     }
 
+    /** Probabilities as percentage bars, labelled like the tables (12%, 3.4%). */
+    public void showPercent(String title, List<String> labels, double[] probabilities) {
+        double[] pct = new double[probabilities.length];
+        for (int i = 0; i < pct.length; i++) pct[i] = probabilities[i] * 100;
+        show(title, labels, pct, "probability (%)", false);
+        spec().put("percent", true);
+        setSpec(spec());
+    }
+
     public void show(String title, List<String> labels, double[] values, String valueName, boolean colorBySign) {
         ObjectNode o = newSpec();
         if (title != null) o.put("title", title);

@@ -53,6 +53,14 @@ public class Heatmap extends ChartComponent {
         public Spec xRotate(int deg) { o.put("xRotate", deg); return this; }
         public Spec grid(int left, int bottom) { o.put("gridLeft", left); o.put("gridBottom", bottom); return this; }
         public Spec nameGaps(int x, int y) { o.put("xNameGap", x); o.put("yNameGap", y); return this; }
+        /** A zoom window (slider, shift+wheel) over the x axis showing its last {@code last} entries (0: all). */
+        public Spec zoomX(int last) { o.put("zoomX", last); return this; }
+        public Spec zoomY(int last) { o.put("zoomY", last); return this; }
+        /** The legend's two ends, e.g. "100%" and "0.0001%" for a log scale. */
+        public Spec legendText(String top, String bottom) { o.putArray("legendText").add(top).add(bottom); return this; }
+        /** Decimals kept of each value (default 6); big grids send fewer. */
+        public Spec digits(int d) { digits = Math.pow(10, d); return this; }
+        private double digits = 1e6;
 
         /** values[row][col]; NaN leaves the cell empty. */
         public Spec values(double[][] v) {
@@ -61,7 +69,7 @@ public class Heatmap extends ChartComponent {
                 ArrayNode a = rows.addArray();
                 for (double x : r) {
                     if (Double.isNaN(x)) a.addNull();
-                    else a.add(Math.round(x * 1e6) / 1e6);
+                    else a.add(Math.round(x * digits) / digits);
                 }
             }
             return this;

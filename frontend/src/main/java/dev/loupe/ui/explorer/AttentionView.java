@@ -9,6 +9,7 @@ import dev.loupe.analysis.AttentionPatterns;
 import dev.loupe.analysis.TokenInfo;
 import dev.loupe.service.Explorer;
 import dev.loupe.ui.MainLayout;
+import dev.loupe.ui.charts.HeadGrid;
 import dev.loupe.ui.charts.Heatmap;
 import dev.loupe.ui.charts.TokenAttention;
 
@@ -22,6 +23,8 @@ import java.util.stream.IntStream;
  */
 @Route(value = "model/:model/attention", layout = MainLayout.class)
 public class AttentionView extends ExplorerPage {
+    /** Above this many tokens the pattern gets zoom sliders. */
+    static final int ZOOM_FROM = 64;
     private TextArea prompt;
     private Select<Integer> layer, head;
 
@@ -36,24 +39,35 @@ public class AttentionView extends ExplorerPage {
     protected void show() {
         prompt = startWithPrompt(this::run);
         var c = config();
-        int l = explorer.checkLayer(model, state.getInt("layer"));
-        Integer hv = state.getInt("head");
-        int h = hv == null ? 0 : hv;
-        if (h < 0 || h >= c.nHeads()) explorer.checkHead(model, h);
         layer = new Select<>();
         layer.setLabel("Layer");
         layer.setId("layer");
         layer.setItems(IntStream.range(0, c.nLayers()).boxed().toList());
-        layer.setValue(l);
+        layer.setValue(inRange(() -> state.getInt("layer"), c.nLayers(), 0));
         head = new Select<>();
         head.setLabel("Head");
         head.setId("head");
         head.setItems(IntStream.range(0, c.nHeads()).boxed().toList());
-        head.setValue(h);
+        head.setValue(inRange(() -> state.getInt("head"), c.nHeads(), 0));
         layer.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
         head.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
         body.add(row(prompt, runButton(this::run)), row(layer, head));
-        showResults(results -> render(results, l, h));
+        // a bad layer or head in the URL: the form stays, the message says what is wrong
+        showResults(results -> {
+            int l = explorer.checkLayer(model, state.getInt("layer"));
+            Integer hv = state.getInt("head");
+            render(results, l, hv == null ? 0 : explorer.checkHead(model, hv));
+        });
+    }
+
+    /** The URL's value when it is a valid index below n, else the fallback (the error is shown with the results). */
+    private static Integer inRange(java.util.function.Supplier<Integer> value, int n, int fallback) {
+        try {
+            Integer v = value.get();
+            return v == null || v < 0 || v >= n ? fallback : v;
+        } catch (IllegalArgumentException e) {
+            return fallback;
+        }
     }
 
     private void run() {
@@ -78,28 +92,20 @@ public class AttentionView extends ExplorerPage {
 
         Heatmap big = new Heatmap();
         big.setId("pattern");
-        big.show(new Heatmap.Spec().xLabels(labels).yLabels(labels).axisNames("key (attended to)", "query (attending)")
+        Heatmap.Spec spec = new Heatmap.Spec().xLabels(labels).yLabels(labels).axisNames("key (attended to)", "query (attending)")
                 .values(masked(pattern)).range(0, 1).legend().height(Math.min(900, Math.max(320, 150 + 20 * t)))
-                .grid(130, 120).nameGaps(95, 115));
+                .grid(130, 120).nameGaps(95, 115);
+        // long prompts: a canvas (the chart decides), fewer decimals, and zoom on both axes
+        if (t > ZOOM_FROM) spec.zoomX(0).zoomY(0).digits(4);
+        big.show(spec);
         out.add(big);
 
         out.add(new H3("All heads of layer " + l), label("Click a head to select it."));
-        Div grid = new Div();
+        HeadGrid grid = new HeadGrid(t, false);
         grid.setId("head-grid");
-        grid.getStyle().set("display", "grid").set("grid-template-columns", "repeat(auto-fill, minmax(220px, 1fr))").set("gap", "8px");
-        for (int k = 0; k < r.heads().size(); k++) {
-            int hk = r.heads().get(k);
-            Heatmap small = new Heatmap();
-            small.addClassName("head-map");
-            small.getElement().setAttribute("data-head", String.valueOf(hk));
-            small.show(new Heatmap.Spec().title("head " + l + "." + hk).xLabels(labels).yLabels(labels)
-                    .axisNames("key", "query").values(masked(r.patterns().get(k))).range(0, 1).height(240).grid(8, 8)
-                    .nameGaps(0, 0).hideAxes());
-            small.addCellClickListener(e -> selectHead(hk));
-            small.getElement().addEventListener("click", e -> selectHead(hk));
-            if (hk == h) small.getStyle().set("outline", "2px solid var(--lumo-primary-color)");
-            grid.add(small);
-        }
+        for (int k = 0; k < r.heads().size(); k++) grid.add(l, r.heads().get(k), "head " + l + "." + r.heads().get(k), r.patterns().get(k));
+        grid.select(l, h).draw();
+        grid.addHeadClickListener(e -> selectHead(e.head()));
         out.add(grid);
     }
 

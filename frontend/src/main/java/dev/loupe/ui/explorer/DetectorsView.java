@@ -92,6 +92,16 @@ public class DetectorsView extends ExplorerPage {
             maps.add(map);
         });
         out.add(maps);
+        HeadDetectors.Chance ch = r.chance();
+        Paragraph chance = new Paragraph(String.format(Locale.ROOT, "Chance level on these sequences: previous-token %.2f · "
+                + "duplicate-token %.2f · induction %.2f.", ch.previousToken(), ch.duplicateToken(), ch.induction()));
+        chance.setId("detectors-chance");
+        Paragraph explained = new Paragraph("Each score is the mean attention a head puts where that kind of head looks. The chance "
+                + "level is the score of a head that spreads its attention uniformly over the current and every earlier token: "
+                + "a head near it does nothing of that kind, one well above it (up to 1) does. Scores below chance are common "
+                + "and not a fault: many heads of trained models attend mostly to the first token and score near 0 on all three.");
+        explained.setId("detectors-explained");
+        out.add(chance, explained);
         out.add(label("Click a head to see its attention on the first sequence (re-tokenized from its text, so it may differ slightly)."));
     }
 }

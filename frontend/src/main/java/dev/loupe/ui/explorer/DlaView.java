@@ -41,10 +41,12 @@ public class DlaView extends ExplorerPage {
         position = new Select<>();
         position.setLabel("Position");
         position.setId("position");
-        tokenA = new TextField("Token A (default: the top prediction)");
+        tokenA = new TextField("Token A");
+        tokenA.setHelperText("empty: the top prediction");
         tokenA.setId("token-a");
         tokenA.setValue(state.get("a", ""));
-        tokenB = new TextField("Token B (empty: logit(A) alone)");
+        tokenB = new TextField("Token B");
+        tokenB.setHelperText("empty: logit(A) alone");
         tokenB.setId("token-b");
         tokenB.setValue(state.get("b", ""));
         body.add(row(prompt, runButton(this::run)), row(position, tokenA, tokenB));
@@ -55,7 +57,7 @@ public class DlaView extends ExplorerPage {
         if (!validPrompt(prompt.getValue())) return;
         // a new prompt starts at its last position again
         Integer pos = prompt.getValue().equals(state.get("text")) ? position.getValue() : null;
-        state.set("text", prompt.getValue(), "pos", pos, "a", tokenA.getValue(), "b", tokenB.getValue());
+        state.set("text", prompt.getValue(), "position", pos, "a", tokenA.getValue(), "b", tokenB.getValue());
         rerun();
     }
 
@@ -63,7 +65,7 @@ public class DlaView extends ExplorerPage {
         String text = state.get("text");
         int[] ids = explorer.tokenize(model, text);
         var tokens = explorer.subject(model).tokens(ids);
-        int pos = explorer.checkPosition(ids, state.getInt("pos"));
+        int pos = explorer.checkPosition(ids, state.getInt("position"));
         position.setItems(IntStream.range(0, ids.length).boxed().toList());
         position.setItemLabelGenerator(p -> p + ": " + tokens.get(p).token());
         position.setValue(pos);

@@ -157,6 +157,8 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     /** Shows the view again from its (changed) state, clearing an earlier error. */
     protected void rerun() {
         error.setVisible(false);
+        buildNav(); // the links carry the prompt just run
+
         guarded(this::show);
     }
 
@@ -198,7 +200,9 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
 
     /** A prompt box; Ctrl+Enter runs. */
     private TextArea promptField(String value, Runnable run) {
-        TextArea t = new TextArea("Prompt (" + bosToken() + " is prepended, as in TransformerLens)");
+        var tok = explorer.tokenizer(model);
+        TextArea t = new TextArea(tok.bosId() < 0 ? "Prompt (words of the vocabulary; the model has no BOS token, so none is prepended)"
+                : "Prompt (" + bosToken() + " is prepended, as in TransformerLens)");
         t.setId("prompt");
         t.setValue(value == null ? "" : value);
         t.setWidthFull();

@@ -24,10 +24,15 @@ import java.util.List;
 public class LogitLensView extends ExplorerPage {
     static final String TOP = "Top token";
     static final String CHOSEN = "Probability of a token";
+    /** Positions shown at first on long prompts (the zoom window over the last ones). */
+    static final int WINDOW = 40;
+    /** The log scale's floor: probabilities below it get its colour. */
+    static final double FLOOR = 1e-6;
 
     private TextArea prompt;
     private RadioButtonGroup<String> mode;
     private TextField token;
+    private RadioButtonGroup<String> scale;
 
     public LogitLensView(Explorer explorer) {
         super(explorer);
@@ -47,8 +52,17 @@ public class LogitLensView extends ExplorerPage {
         token.setId("lens-token");
         token.setValue(state.get("token", ""));
         token.setEnabled(mode.getValue().equals(CHOSEN));
-        mode.addValueChangeListener(e -> token.setEnabled(CHOSEN.equals(e.getValue())));
-        body.add(row(prompt, runButton(this::run)), row(mode, token));
+        // a token's probability spans orders of magnitude: log scale unless asked otherwise
+        scale = new RadioButtonGroup<>("Colour scale");
+        scale.setId("lens-scale");
+        scale.setItems("log", "linear");
+        scale.setValue("linear".equals(state.get("scale")) ? "linear" : "log");
+        scale.setEnabled(token.isEnabled());
+        mode.addValueChangeListener(e -> {
+            token.setEnabled(CHOSEN.equals(e.getValue()));
+            scale.setEnabled(token.isEnabled());
+        });
+        body.add(row(prompt, runButton(this::run)), row(mode, token, scale));
         showResults(this::render);
     }
 
@@ -59,7 +73,8 @@ public class LogitLensView extends ExplorerPage {
             fail("type the token whose probability to show");
             return;
         }
-        state.set("text", prompt.getValue(), "token", chosen ? token.getValue() : null);
+        state.set("text", prompt.getValue(), "token", chosen ? token.getValue() : null,
+                "scale", chosen && "linear".equals(scale.getValue()) ? "linear" : null);
         rerun();
     }
 
@@ -68,6 +83,7 @@ public class LogitLensView extends ExplorerPage {
         LogitLens.Result r = answer.result();
         int layers = r.layers().size(), t = r.tokens().size();
         boolean chosen = r.target() != null;
+        boolean log = chosen && !"linear".equals(state.get("scale"));
 
         List<String> x = new ArrayList<>();
         for (int p = 0; p < t; p++) x.add(p + " " + r.tokens().get(p).token());
@@ -81,8 +97,8 @@ public class LogitLensView extends ExplorerPage {
             for (int p = 0; p < t; p++) {
                 LogitLens.Cell c = r.cells().get(l).get(p);
                 Candidate top = c.top().get(0);
-                values[l][p] = chosen ? c.target() : top.prob();
-                text[l][p] = chosen ? pct(c.target()) : shorten(top.token());
+                values[l][p] = log ? Math.log10(Math.max(FLOOR, c.target())) : chosen ? c.target() : top.prob();
+                text[l][p] = log ? "#" + c.targetRank() : chosen ? pct(c.target()) : shorten(top.token());
                 StringBuilder tip = new StringBuilder();
                 if (chosen) tip.append(r.target().token()).append(": ").append(pct(c.target())).append(" (rank ").append(c.targetRank()).append(")\n");
                 tip.append("top 5:");
@@ -91,13 +107,18 @@ public class LogitLensView extends ExplorerPage {
             }
         }
         out.add(new Paragraph(chosen
-                ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position."
+                ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position"
+                  + (log ? ", coloured on a log scale; each cell shows the token's rank among the " + config().dVocab() + " tokens (#1 is the top)." : ".")
                 : "The most likely next token at every layer and position; colour: its probability."));
         Heatmap map = new Heatmap();
         map.setId("lens-map");
-        map.show(new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("position", "layer").values(values).text(text).tips(tips)
-                .range(0, 1).legend().height(Math.max(260, 110 + 34 * layers)).grid(120, 110).nameGaps(80, 100)
-                .labelSize(t > 40 ? 8 : 10));
+        Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("position", "layer").values(values).text(text).tips(tips)
+                .legend().height(Math.max(260, 110 + 34 * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10);
+        if (log) spec.range(Math.log10(FLOOR), 0).legendText("100%", "0.0001%"); // FLOOR
+        else spec.range(0, 1);
+        // long prompts open on the last positions, with a slider over the rest
+        if (t > WINDOW) spec.zoomX(WINDOW);
+        map.show(spec);
         out.add(map);
         TokenInfo last = r.tokens().get(t - 1);
         Candidate finalTop = r.cells().get(layers - 1).get(t - 1).top().get(0);

@@ -7,16 +7,16 @@ import com.vaadin.flow.component.html.H3;
 import com.vaadin.flow.component.html.Paragraph;
 import com.vaadin.flow.component.html.Span;
 import com.vaadin.flow.component.textfield.TextArea;
-import com.vaadin.flow.data.renderer.ComponentRenderer;
+import com.vaadin.flow.data.renderer.LitRenderer;
 import com.vaadin.flow.router.Route;
 import dev.loupe.analysis.Candidate;
 import dev.loupe.analysis.Predictions;
 import dev.loupe.service.Explorer;
+import dev.loupe.tokenizer.ListTokenizer;
 import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.charts.Bars;
 
 import java.util.List;
-import java.util.stream.Collectors;
 
 /**
  * A prompt's tokens with ids and visible whitespace, each token's loss as a colour over the text, and the top-10
@@ -42,7 +42,7 @@ public class PromptView extends ExplorerPage {
 
     private void run() {
         if (!validPrompt(prompt.getValue())) return;
-        state.set("text", prompt.getValue(), "pos", null);
+        state.set("text", prompt.getValue(), "position", null);
         rerun();
     }
 
@@ -50,10 +50,18 @@ public class PromptView extends ExplorerPage {
         var answer = ask(explorer.promptQuery(model, state.get("text")));
         Predictions.Result r = answer.result();
         List<Predictions.Position> ps = r.positions();
-        int selected = explorer.checkPosition(ps.stream().mapToInt(p -> p.token().id()).toArray(), state.getInt("pos"));
+        int selected = explorer.checkPosition(ps.stream().mapToInt(p -> p.token().id()).toArray(), state.getInt("position"));
+        // token i's loss scores the prediction made at position i − 1; toy tasks train only from scoredAfter on
+        int scoredAfter = explorer.scoredAfter(model);
+        java.util.function.Predicate<Predictions.Position> scored = p -> p.loss() != null && p.position() - 1 >= scoredAfter;
+        double meanLoss = ps.stream().filter(scored).mapToDouble(Predictions.Position::loss).average().orElse(Double.NaN);
+        boolean words = explorer.tokenizer(model) instanceof ListTokenizer; // list vocabularies are words separated by spaces
 
-        out.add(new Paragraph(String.format(java.util.Locale.ROOT, "%d tokens · mean loss %s nats%s", ps.size(),
-                r.meanLoss() == null ? "–" : fmt(r.meanLoss()), answer.cached() ? " · from the cache" : "")));
+        String lossLine = Double.isNaN(meanLoss) ? "no token of this prompt is scored" : "mean loss " + fmt(meanLoss) + " nats";
+        if (scoredAfter > 0) lossLine += " (" + model + " was trained only on the predictions from position " + scoredAfter
+                + " on; the losses of earlier tokens are not scored and are shown in grey)";
+        out.add(new Paragraph(String.format(java.util.Locale.ROOT, "%d tokens · %s%s", ps.size(), lossLine,
+                answer.cached() ? " · from the cache" : "")));
 
         // the tokens as chips: visible whitespace, id below
         out.add(new H3("Tokens"));
@@ -82,22 +90,25 @@ public class PromptView extends ExplorerPage {
 
         // the loss of each token as a colour over the text
         out.add(new H3("Loss over the text"));
-        double maxLoss = ps.stream().filter(p -> p.loss() != null).mapToDouble(Predictions.Position::loss).max().orElse(1);
+        double maxLoss = ps.stream().filter(scored).mapToDouble(Predictions.Position::loss).max().orElse(1);
         Div text = new Div();
         text.setId("loss-text");
         text.getStyle().set("white-space", "pre-wrap").set("font-family", "monospace").set("line-height", "1.9");
         for (Predictions.Position p : ps) {
-            Span s = new Span(p.position() == 0 ? p.token().token() : p.token().text());
+            if (words && p.position() > 0) text.add(new Span(" "));
+            Span s = new Span(p.position() == 0 || words ? p.token().token() : p.token().text());
             s.addClassName("loss-token");
-            if (p.loss() != null) {
+            if (scored.test(p)) {
                 double w = Math.min(1, p.loss() / Math.max(1e-9, maxLoss));
                 s.getStyle().set("background", String.format(java.util.Locale.ROOT, "rgba(215, 48, 39, %.3f)", 0.08 + 0.8 * w));
                 s.getElement().setAttribute("title", String.format(java.util.Locale.ROOT, "%s · id %d · loss %.3f · p %s",
                         p.token().token(), p.token().id(), p.loss(), pct(p.prob())));
                 s.getElement().setAttribute("data-loss", fmt(p.loss()));
             } else {
+                s.addClassName("unscored");
                 s.getStyle().set("color", "var(--lumo-secondary-text-color)");
-                s.getElement().setAttribute("title", "BOS: no loss");
+                s.getElement().setAttribute("title", p.loss() == null ? "first token: no loss"
+                        : String.format(java.util.Locale.ROOT, "not scored: %s was not trained on this prediction (loss %.3f)", model, p.loss()));
             }
             text.add(s);
         }
@@ -107,17 +118,20 @@ public class PromptView extends ExplorerPage {
         out.add(new H3("Predictions"));
         Grid<Predictions.Position> grid = new Grid<>();
         grid.setId("predictions");
-        grid.addThemeVariants(GridVariant.LUMO_COMPACT, GridVariant.LUMO_ROW_STRIPES);
+        grid.addThemeVariants(GridVariant.LUMO_COMPACT, GridVariant.LUMO_ROW_STRIPES, GridVariant.LUMO_WRAP_CELL_CONTENT);
         grid.addColumn(Predictions.Position::position).setHeader("pos").setWidth("60px").setFlexGrow(0);
         grid.addColumn(p -> p.token().token()).setHeader("token").setAutoWidth(true).setFlexGrow(0);
         grid.addColumn(p -> p.token().id()).setHeader("id").setAutoWidth(true).setFlexGrow(0);
-        grid.addColumn(p -> p.loss() == null ? "" : fmt(p.loss())).setHeader("loss").setAutoWidth(true).setFlexGrow(0);
+        grid.addColumn(p -> p.loss() == null ? "" : scored.test(p) ? fmt(p.loss()) : "(" + fmt(p.loss()) + ", not scored)")
+                .setHeader("loss").setAutoWidth(true).setFlexGrow(0);
         grid.addColumn(p -> p.prob() == null ? "" : pct(p.prob())).setHeader("p(token)").setAutoWidth(true).setFlexGrow(0);
-        grid.addColumn(new ComponentRenderer<>(p -> {
-            Span s = new Span(p.next().stream().map(c -> c.token() + " " + pct(c.prob())).collect(Collectors.joining("   ")));
-            s.getStyle().set("font-family", "monospace").set("white-space", "pre");
-            return s;
-        })).setHeader("top-10 next tokens").setFlexGrow(1);
+        // all ten candidates stay visible: lines break only between candidates (no-break space inside each);
+        // a template renderer, so hundreds of rows cost no server-side components
+        grid.addColumn(LitRenderer.<Predictions.Position>of(
+                        "<span class='top-next' style='white-space: normal; font-family: monospace'>${item.next}</span>")
+                .withProperty("next", p -> p.next().stream().map(c -> c.token() + "\u00a0" + pct(c.prob()))
+                        .collect(java.util.stream.Collectors.joining("\u2003 "))))
+                .setHeader("top-10 next tokens").setFlexGrow(1);
         grid.setItems(ps);
         grid.setAllRowsVisible(true);
         grid.select(ps.get(selected));
@@ -127,14 +141,13 @@ public class PromptView extends ExplorerPage {
         Predictions.Position sel = ps.get(selected);
         Bars bars = new Bars();
         bars.setId("next-bars");
-        bars.show("Next token after position " + selected + " (" + sel.token().token() + ")",
-                sel.next().stream().map(Candidate::token).toList(),
-                sel.next().stream().mapToDouble(Candidate::prob).toArray(), "probability", false);
+        bars.showPercent("Next token after position " + selected + " (" + sel.token().token() + ")",
+                sel.next().stream().map(Candidate::token).toList(), sel.next().stream().mapToDouble(Candidate::prob).toArray());
         out.add(bars);
     }
 
     private void select(int pos) {
-        state.set("pos", pos);
+        state.set("position", pos);
         rerun();
     }
 }

@@ -39,6 +39,9 @@ public class UrlState extends Composite<Button> {
         location.getQueryParameters().getParameters().forEach((k, v) -> {
             if (!v.isEmpty()) values.put(k, v.get(0));
         });
+        // "pos" is the old name of "position" (the REST parameter); links with it still work
+        String pos = values.remove("pos");
+        if (pos != null) values.putIfAbsent("position", pos);
     }
 
     public String get(String key) { return values.get(key); }

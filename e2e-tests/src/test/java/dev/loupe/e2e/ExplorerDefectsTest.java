@@ -1,0 +1,192 @@
+package dev.loupe.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.microsoft.playwright.Locator;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Pattern;
+
+import static com.microsoft.playwright.assertions.PlaywrightAssertions.assertThat;
+import static dev.loupe.e2e.Explore.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What a new user tripped on in the explorer: each case opens the page as they did and checks what they should see. */
+class ExplorerDefectsTest extends BrowserTest {
+
+    private void open(String path) {
+        page.navigate(app.url(path));
+        page.waitForLoadState();
+    }
+
+    @Test
+    void navigationCarriesThePromptJustRun() {
+        open(view("prompt", "text=" + enc("Hello world")));
+        page.locator("#prompt textarea").fill("The dog ran");
+        page.locator("#run").click();
+        page.waitForURL(Pattern.compile(".*text=The(%20|\\+)dog.*"));
+        for (String v : List.of("lens", "attention", "dla")) {
+            page.locator("#explorer-nav a[data-view='" + v + "']").click();
+            page.waitForURL(Pattern.compile(".*/" + v + "\\?.*"));
+            assertThat(page.locator("#prompt textarea")).hasValue("The dog ran");
+        }
+    }
+
+    @Test
+    void logitLensFollowsATokenOnALogScaleWithItsRank() {
+        String q = "text=" + enc(PROMPT) + "&token=" + enc("·cat");
+        JsonNode r = get(app, api("logit-lens", q)).get("result");
+        open(view("lens", q));
+        assertThat(page.locator("#lens-scale vaadin-radio-button[checked]")).hasText("log");
+        List<String> texts = page.locator("#lens-map svg text").allTextContents();
+        // every cell names the token's rank; the legend spans orders of magnitude
+        JsonNode cell = r.get("cells").get(0).get(3);
+        assertTrue(texts.contains("#" + cell.get("targetRank").asInt()), texts.toString());
+        assertTrue(texts.contains("100%") && texts.contains("0.0001%"), texts.toString());
+        double shown = ((Number) chart("#lens-map", "c => c.getOption().series[0].data.map(d => d.value || d).find(d => d[0] === 3 && d[1] === 0)[2]")).doubleValue();
+        assertEquals(Math.log10(cell.get("target").asDouble()), shown, 1e-4);
+    }
+
+    @Test
+    void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
+        open("/model/brown-6l");
+        Locator card = page.locator("#card");
+        assertThat(card.locator("h2").first()).isVisible();
+        assertThat(card.locator("table").first()).isVisible();
+        assertFalse(card.innerText().contains("## "), "no raw Markdown");
+        List<String> rows = Files.readAllLines(Path.of(System.getProperty("loupe.models.source"), "brown-6l", "eval.csv"));
+        String[] last = rows.get(rows.size() - 1).split(",");
+        Object n = chart("#eval-chart", "c => c.getOption().series[0].data.length");
+        assertEquals(rows.size() - 1, ((Number) n).intValue());
+        Object lastPoint = chart("#eval-chart", "c => { const d = c.getOption().series[0].data; return d[d.length - 1].join(','); }");
+        assertEquals(Long.parseLong(last[0]) + "," + Double.parseDouble(last[2]), lastPoint.toString().replaceAll("\\.0(,|$)", "$1"));
+        screenshot("explorer-model-card");
+    }
+
+    @Test
+    void promptTopTenIsNotCutAndBarsShowPercentages() {
+        JsonNode ps = get(app, api("prompt", "text=" + enc("Hello world"))).get("result").get("positions");
+        open(view("prompt", "text=" + enc("Hello world")));
+        Locator top = page.locator("#predictions .top-next").first();
+        assertThat(top).isVisible();
+        assertTrue((Boolean) top.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the top-10 list is cut off");
+        double p0 = ps.get(2).get("next").get(0).get("prob").asDouble();
+        List<String> bars = page.locator("#next-bars svg text").allTextContents();
+        String pct = String.format(java.util.Locale.ROOT, p0 >= 0.0995 ? "%.0f%%" : "%.1f%%", p0 * 100);
+        assertTrue(bars.contains(pct), pct + " in " + bars);
+    }
+
+    @Test
+    void dlaLabelsFitNumbersAreReadableAndPositionIsOneName() {
+        String q = "text=" + enc(PROMPT) + "&a=" + enc("·mat") + "&b=" + enc("·cat");
+        open(view("dla", q + "&position=3"));
+        assertThat(page.locator("#position")).hasText(Pattern.compile("3: ·sat"));
+        JsonNode r3 = get(app, api("dla", q + "&position=3")).get("result");
+        assertThat(page.locator("#dla-total")).containsText(f4(r3.get("logitDiff").asDouble()));
+        for (String id : List.of("token-a", "token-b")) {
+            Locator label = page.locator("#" + id + " label");
+            assertTrue((Boolean) label.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), id + " label is cut: " + label.innerText());
+        }
+        // the darkest cell's number has at least WCAG AA contrast against the cell
+        double max = 0;
+        for (JsonNode l : r3.get("heads")) for (JsonNode h : l) max = Math.max(max, Math.abs(h.asDouble()));
+        Object ratio = chart("#dla-heads", """
+                c => {
+                  const o = c.getOption(), s = o.series[0], vm = o.visualMap[0];
+                  const lum = (hex) => { const v = [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16) / 255)
+                      .map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+                    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+                  let worst = 99;
+                  for (const d of s.data) {
+                    const v = d.value ? d.value[2] : d[2];
+                    if (Math.abs(v) < 0.9 * vm.max) continue;
+                    const cell = v > 0 ? vm.inRange.color[vm.inRange.color.length - 1] : vm.inRange.color[0];
+                    const text = (d.label && d.label.color) || s.label.color;
+                    const [a, b] = [lum(cell), lum(text)].sort((x, y) => y - x);
+                    worst = Math.min(worst, (a + 0.05) / (b + 0.05));
+                  }
+                  return worst;
+                }""");
+        assertTrue(((Number) ratio).doubleValue() >= 4.5, "contrast " + ratio + " on the darkest cells (max |v| " + max + ")");
+        // the old name still opens the same position, and the page writes the one name back
+        open(view("dla", q + "&pos=3"));
+        assertThat(page.locator("#position")).hasText(Pattern.compile("3: ·sat"));
+        page.locator("#run").click();
+        page.waitForURL(Pattern.compile(".*[?&]position=3.*"));
+        assertFalse(page.url().contains("pos=3&") || page.url().endsWith("pos=3"), page.url());
+    }
+
+    @Test
+    void anInvalidLayerKeepsTheForm() {
+        open(view("attention", "text=hi&layer=9"));
+        assertThat(page.locator("#error")).containsText("layer 9 is out of range");
+        assertThat(page.locator("#prompt textarea")).hasValue("hi");
+        assertThat(page.locator("#layer")).isVisible();
+    }
+
+    @Test
+    void anUnknownRouteIsA404PageInsideTheLayout() {
+        assertEquals(404, app.get("/no/such/page").statusCode());
+        expectHttpError("/no/such/page");
+        open("/no/such/page");
+        assertThat(page.locator("vaadin-app-layout a[href='/']").first()).hasText("Loupe");
+        assertThat(page.locator("#not-found")).containsText("no page at /no/such/page");
+        assertThat(page.locator("#not-found a[href='/']")).isVisible();
+    }
+
+    @Test
+    void listVocabularyModelsAreDescribedAsTheyAre() {
+        String m = "/model/modadd-113";
+        page.navigate(app.url(m + "/prompt?text=" + enc("57 12 =")));
+        // words of a list vocabulary are separated by spaces; no BOS; only the answer after '=' is scored
+        assertThat(page.locator("#loss-text")).hasText("57 12 =");
+        assertThat(page.locator("#prompt label")).hasText(Pattern.compile("no BOS token"));
+        assertFalse(page.locator("#prompt label").innerText().contains("TransformerLens"));
+        assertThat(page.locator("#loss-text .loss-token.unscored")).hasCount(3);
+        assertThat(page.locator("#results")).containsText("not scored");
+        assertFalse(page.locator("#results").innerText().contains("mean loss 1"), "no mean over unscored positions");
+
+        page.navigate(app.url(m + "/prompt?text=" + enc("57 12 = 3")));
+        assertThat(page.locator("#error")).hasText(Pattern.compile("the prompt is 4 tokens long, more than the context of modadd-113 \\(3 tokens\\)"));
+        page.navigate(app.url(m + "/prompt?text=" + enc("57 x")));
+        assertThat(page.locator("#error")).containsText("the vocabulary is 114 words: 0, 1, 2, …, 112, =");
+        page.navigate(app.url(m + "/detectors"));
+        assertThat(page.locator("#error")).containsText("the context of 3 tokens is too short for the head detectors");
+        assertFalse(page.locator("#error").innerText().contains("2–1"));
+    }
+
+    @Test
+    void detectorsShowTheChanceLevelAndWhatTheScoresMean() {
+        JsonNode r = get(app, api("detectors", "length=20&batch=1&seed=3")).get("result");
+        // uniform causal attention over BOS + 20 tokens twice: from query q each key gets 1/(q+1)
+        int t = 41;
+        double prev = 0;
+        for (int q = 1; q < t; q++) prev += 1.0 / (q + 1);
+        prev /= t - 1;
+        double ind = 0;
+        for (int q = 21; q < t; q++) ind += 1.0 / (q + 1);
+        ind /= 20;
+        assertEquals(prev, r.get("chance").get("previousToken").asDouble(), 1e-6);
+        assertEquals(ind, r.get("chance").get("induction").asDouble(), 1e-6);
+        assertEquals(ind, r.get("chance").get("duplicateToken").asDouble(), 1e-6);
+        open(view("detectors", "length=20&batch=1&seed=3"));
+        assertThat(page.locator("#detectors-chance")).containsText("previous-token " + f2(prev));
+        assertThat(page.locator("#detectors-chance")).containsText("induction " + f2(ind));
+        assertThat(page.locator("#detectors-explained")).containsText("uniform");
+    }
+
+    @Test
+    void homePageDescribesEachModelWithItsContextAndNoServerPath() {
+        open("/");
+        String text = page.locator("body").innerText();
+        assertFalse(text.contains(app.modelsDir().toString()), "server path shown");
+        assertThat(page.locator("vaadin-grid-cell-content").filter(new Locator.FilterOptions().setHasText("learned modular addition")).first()).isVisible();
+        Locator header = page.locator("vaadin-grid-cell-content").filter(new Locator.FilterOptions().setHasText(Pattern.compile("^Context$")));
+        assertThat(header.first()).isAttached();
+        assertThat(page.locator("vaadin-grid-cell-content").filter(new Locator.FilterOptions().setHasText(Pattern.compile("^256$"))).first()).isAttached();
+    }
+}

@@ -1,0 +1,22 @@
+import { ChartElement } from './echarts-setup';
+
+/**
+ * Lines over a shared numeric x axis, with a legend. Spec: { title, xName, yName, height,
+ * series: [{ name, data: [[x, y], ...] }] }.
+ */
+class LoupeLines extends ChartElement {
+  protected options(s: any): any {
+    return {
+      animation: false,
+      title: s.title ? { text: s.title, left: 0, textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
+      legend: { top: 0, right: 10, type: 'scroll' },
+      grid: { left: 60, right: 24, top: 40, bottom: 48 },
+      tooltip: { trigger: 'axis' },
+      xAxis: { type: 'value', name: s.xName, nameLocation: 'middle', nameGap: 28, min: 'dataMin', max: 'dataMax' },
+      yAxis: { type: 'value', name: s.yName, nameLocation: 'middle', nameGap: 44, scale: true },
+      series: (s.series || []).map((l: any) => ({ type: 'line', name: l.name, data: l.data, showSymbol: true, symbolSize: 5 })),
+    };
+  }
+}
+
+customElements.define('loupe-lines', LoupeLines);
