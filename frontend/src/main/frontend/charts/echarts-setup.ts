@@ -6,11 +6,17 @@ import {
   DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
+import { exportBar } from './chart-export';
+import type { ChartData } from './chart-export';
 
 echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, TitleComponent, TooltipComponent, VisualMapComponent,
   DataZoomComponent, LegendComponent, MarkLineComponent, SVGRenderer, CanvasRenderer]);
 
 export { echarts };
+export type { ChartData } from './chart-export';
+
+/** Height of the export links above every chart. */
+const EXPORT_BAR = 18;
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -43,9 +49,12 @@ export abstract class ChartElement extends HTMLElement {
       this.specText = v;
     }
     if (!this.box) {
+      // export links (PNG, SVG, CSV, JSON) above the chart
+      this.appendChild(exportBar(() => this.id || this.localName, () => this.chart, () => this.svg(),
+        () => this.exportData(JSON.parse(this.specText || '{}'))));
       this.box = document.createElement('div');
       this.box.style.width = '100%';
-      this.box.style.height = '100%';
+      this.box.style.height = `calc(100% - ${EXPORT_BAR}px)`;
       this.appendChild(this.box);
     }
     if (!this.style.display) this.style.display = 'block';
@@ -56,14 +65,21 @@ export abstract class ChartElement extends HTMLElement {
 
   disconnectedCallback() {
     this.observer?.disconnect();
-    this.chart?.dispose();
+    const c = this.chart;
     this.chart = undefined;
+    if (c) {
+      // a canvas chart may still be painting over several frames; an empty refresh first makes the pending frame
+      // stand down (it checks its redraw id), so disposing cannot leave it painting into a released painter
+      c.clear();
+      c.getZr().refreshImmediately();
+      c.dispose();
+    }
   }
 
   private render() {
     if (!this.box || !this.isConnected || !this.specText) return;
     const spec = JSON.parse(this.specText);
-    if (spec.height) this.style.height = `${spec.height}px`;
+    if (spec.height) this.style.height = `${spec.height + EXPORT_BAR}px`;
     const renderer = this.renderer(spec);
     if (this.chart && renderer !== this.rendererType) {
       this.chart.dispose();
@@ -107,6 +123,20 @@ export abstract class ChartElement extends HTMLElement {
       this.dataset.pngSaved = String(Number(this.dataset.pngSaved || '0') + 1);
     };
     img.src = svg;
+  }
+
+  /** The chart's numbers for CSV and JSON export; by default the spec as JSON and no table. */
+  protected exportData(spec: any): ChartData { return { columns: [], rows: [], json: spec }; }
+
+  /** The chart as SVG text; a canvas chart is drawn again by an SVG renderer off screen. */
+  private svg(): string {
+    if (!this.chart) return '';
+    if (this.rendererType === 'svg') return this.chart.renderToSVGString();
+    const off = echarts.init(null as any, undefined, { renderer: 'svg', ssr: true, width: this.chart.getWidth(), height: this.chart.getHeight() });
+    off.setOption(this.options(JSON.parse(this.specText)));
+    const s = off.renderToSVGString();
+    off.dispose();
+    return s;
   }
 
   /** 'svg' (labels are page text) unless a chart has too many shapes for it. */

@@ -1,3 +1,4 @@
+import type { ChartData } from './echarts-setup';
 import { ChartElement } from './echarts-setup';
 
 /**
@@ -27,6 +28,12 @@ class LoupeBars extends ChartElement {
         label: { show: true, position: 'right', fontSize: 10, formatter: (p: any) => fmt(p.value) },
       }],
     };
+  }
+
+  protected exportData(s: any): ChartData {
+    const labels: string[] = s.labels || [];
+    return { columns: ['label', s.valueName ?? 'value'], rows: labels.map((l, i) => [l, s.values?.[i] ?? null]),
+      json: { title: s.title, valueName: s.valueName, labels, values: s.values } };
   }
 
   protected clicked(p: any) {

@@ -1,3 +1,4 @@
+import type { ChartData } from './echarts-setup';
 import { ChartElement, escapeHtml } from './echarts-setup';
 
 /** Above this many cells the grid is drawn on a canvas: SVG with one element per cell gets slow. */
@@ -114,6 +115,15 @@ class LoupeHeatmap extends ChartElement {
         },
         emphasis: { itemStyle: { borderColor: '#ff9800', borderWidth: 2 } },
       }],
+    };
+  }
+
+  protected exportData(s: any): ChartData {
+    const values: (number | null)[][] = s.values || [];
+    return {
+      columns: [`${s.yName ?? 'row'} \\ ${s.xName ?? 'column'}`, ...(s.xLabels ?? values[0]?.map((_, i) => String(i)) ?? [])],
+      rows: values.map((r, i) => [s.yLabels?.[i] ?? String(i), ...r]),
+      json: { title: s.title, xName: s.xName, yName: s.yName, xLabels: s.xLabels, yLabels: s.yLabels, values, text: s.text },
     };
   }
 

@@ -1,3 +1,4 @@
+import type { ChartData } from './echarts-setup';
 import { ChartElement } from './echarts-setup';
 
 /**
@@ -16,6 +17,12 @@ class LoupeLines extends ChartElement {
       yAxis: { type: 'value', name: s.yName, nameLocation: 'middle', nameGap: 44, scale: true },
       series: (s.series || []).map((l: any) => ({ type: 'line', name: l.name, data: l.data, showSymbol: true, symbolSize: 5 })),
     };
+  }
+
+  protected exportData(s: any): ChartData {
+    const rows: (string | number)[][] = [];
+    for (const l of s.series || []) for (const [x, y] of l.data) rows.push([l.name, x, y]);
+    return { columns: ['series', s.xName ?? 'x', s.yName ?? 'y'], rows, json: { xName: s.xName, yName: s.yName, series: s.series } };
   }
 }
 

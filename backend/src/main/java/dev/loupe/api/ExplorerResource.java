@@ -6,6 +6,7 @@ import dev.loupe.analysis.HeadDetectors;
 import dev.loupe.analysis.LogitLens;
 import dev.loupe.analysis.Predictions;
 import dev.loupe.service.Explorer;
+import dev.loupe.service.Inspector;
 import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -44,9 +45,11 @@ public class ExplorerResource {
     public record DetectorsAnswer(String model, boolean cached, String key, long millis, HeadDetectors.Result result) {}
 
     private final Explorer explorer;
+    private final Inspector inspector;
 
-    public ExplorerResource(Explorer explorer) {
+    public ExplorerResource(Explorer explorer, Inspector inspector) {
         this.explorer = explorer;
+        this.inspector = inspector;
     }
 
     @GET
@@ -112,6 +115,70 @@ public class ExplorerResource {
                               @Parameter(description = "number of sequences, default 2") @QueryParam("batch") Integer batch,
                               @Parameter(description = "random seed, default 0") @QueryParam("seed") Long seed) {
         return answer(explorer.detectorsQuery(model, length, batch, seed), request);
+    }
+
+    @GET
+    @Path("/attention-heads")
+    @Operation(summary = "Attention patterns [layer][head][query][key] of every head; with weighted=true value-weighted: "
+            + "A[q][k] · ‖v_k W_O^h‖, and valueNorms [layer][head][key]")
+    public Response allHeads(@PathParam("model") String model, @Context HttpServerRequest request,
+                             @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
+                             @Parameter(description = "value-weighted patterns, default false") @QueryParam("weighted") boolean weighted) {
+        return answer(explorer.allHeadsQuery(model, text, weighted), request);
+    }
+
+    // ---------------------------------------------------------------- raw access for scripts (not cached)
+
+    @GET
+    @Path("/tokenize")
+    @Operation(summary = "Text → token ids (BOS prepended when the model has one) with each token's display string")
+    public Inspector.Tokens tokenize(@PathParam("model") String model,
+                                     @Parameter(description = "the text", required = true) @QueryParam("text") String text) {
+        return inspector.tokenize(model, text);
+    }
+
+    @GET
+    @Path("/detokenize")
+    @Operation(summary = "Token ids → text and each token's display string")
+    public Inspector.Tokens detokenize(@PathParam("model") String model,
+                                       @Parameter(description = "ids, comma-separated", required = true) @QueryParam("ids") String ids) {
+        return inspector.detokenize(model, Inspector.parseIds(ids));
+    }
+
+    @GET
+    @Path("/hooks")
+    @Operation(summary = "Every hook of the model (TransformerLens names) with its layer and axes")
+    public java.util.List<Inspector.Hook> hooks(@PathParam("model") String model) {
+        return inspector.hooks(model);
+    }
+
+    @GET
+    @Path("/activations")
+    @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
+    @Operation(summary = "One hook's activation for a prompt: JSON {hook, ids, axes, shape, data (row-major)} or, with "
+            + "format=safetensors, a safetensors file with the tensor under the hook's name")
+    public Response activations(@PathParam("model") String model, @Context HttpServerRequest request,
+                                @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
+                                @Parameter(description = "hook name, e.g. blocks.0.attn.hook_pattern", required = true) @QueryParam("hook") String hook,
+                                @Parameter(description = "json (default) or safetensors") @QueryParam("format") String format) {
+        String f = format == null || format.isBlank() ? "json" : format;
+        if (!f.equals("json") && !f.equals("safetensors")) throw ApiException.badRequest("format must be json or safetensors, not '" + f + "'");
+        var ids = inspector.tokenize(model, text).ids();
+        var r = inspector.activation(model, text, hook, Clients.of(request));
+        if (f.equals("safetensors")) {
+            return Response.ok(Inspector.safetensors(r, model, ids), MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                    .header("Content-Disposition", "attachment; filename=\"" + hook + ".safetensors\"").build();
+        }
+        if (r.tensor().data().length > Inspector.MAX_JSON_VALUES)
+            throw ApiException.badRequest(hook + " has " + r.tensor().data().length + " values, more than JSON answers carry ("
+                    + Inspector.MAX_JSON_VALUES + "): ask with format=safetensors");
+        var body = new java.util.LinkedHashMap<String, Object>();
+        body.put("hook", r.hook());
+        body.put("ids", ids);
+        body.put("axes", r.axes());
+        body.put("shape", r.shape());
+        body.put("data", r.tensor().data());
+        return Response.ok(body, MediaType.APPLICATION_JSON_TYPE).build();
     }
 
     private Response answer(Explorer.Query<?> q, HttpServerRequest request) {

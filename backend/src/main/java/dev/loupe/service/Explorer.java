@@ -2,6 +2,7 @@ package dev.loupe.service;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.analysis.AllHeadsAttention;
 import dev.loupe.analysis.AttentionPatterns;
 import dev.loupe.analysis.DirectLogitAttribution;
 import dev.loupe.analysis.HeadDetectors;
@@ -195,6 +196,13 @@ public class Explorer {
         int h = checkHead(model, head);
         return new Query<>(model, "attention", params("ids", ids, "layer", l, "head", h), AttentionPatterns.Result.class,
                 () -> AttentionPatterns.compute(subject(model), ids, l, h), forwardBytes(config(model), 1, ids.length, 0));
+    }
+
+    /** Every head of every layer; value-weighted: A[q][k] · ‖v_k W_O^h‖. */
+    public Query<AllHeadsAttention.Result> allHeadsQuery(String model, String text, boolean valueWeighted) {
+        int[] ids = tokenize(model, text);
+        return new Query<>(model, "attention-heads", params("ids", ids, "weighted", valueWeighted), AllHeadsAttention.Result.class,
+                () -> AllHeadsAttention.compute(subject(model), ids, valueWeighted), forwardBytes(config(model), 1, ids.length, 0));
     }
 
     /** @param a the token whose logit is attributed; null: the model's top prediction at the position */

@@ -38,7 +38,7 @@ class ExplorerViewsTest extends BrowserTest {
         assertThat(config.locator("[data-key='heads per layer']")).hasText("4");
         assertThat(config.locator("[data-key='context']")).hasText("128 tokens");
         assertThat(page.locator("#card")).containsText("Random weights (seed 1)");
-        assertEquals(5, page.locator("#views a").count());
+        assertEquals(6, page.locator("#views a").count());
         screenshot("explorer-model");
         page.locator("#views a[data-view='lens']").click();
         page.waitForURL(Pattern.compile(".*/model/" + LoupeApp.MODEL + "/lens\\?text=.*"));

@@ -47,7 +47,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     /** The views, in the order of the navigation bar: route suffix and title. */
     static final List<String[]> VIEWS = List.of(
             new String[]{"", "Model"}, new String[]{"prompt", "Prompt"}, new String[]{"lens", "Logit lens"},
-            new String[]{"attention", "Attention"}, new String[]{"dla", "Direct logit attribution"},
+            new String[]{"attention", "Attention"}, new String[]{"heads", "All heads"}, new String[]{"dla", "Direct logit attribution"},
             new String[]{"detectors", "Head detectors"}, new String[]{"patching", "Patching"}, new String[]{"circuits", "Circuits"});
 
     protected final Explorer explorer;

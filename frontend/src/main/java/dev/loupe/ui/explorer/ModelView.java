@@ -79,6 +79,7 @@ public class ModelView extends ExplorerPage {
                 {"prompt", "the tokens with ids, the top-10 next tokens at every position and each token's loss"},
                 {"lens", "the top token of every layer's residual stream at every position, read through the unembedding"},
                 {"attention", "the attention pattern of every head, with token labels"},
+                {"heads", "every head of every layer at once, plain or value-weighted"},
                 {"dla", "how much every head and MLP adds to a logit difference"},
                 {"detectors", "previous-token, duplicate-token and induction scores of every head"}};
         for (String[] d : descriptions) {
