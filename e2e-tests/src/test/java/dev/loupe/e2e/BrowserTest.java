@@ -37,6 +37,8 @@ public abstract class BrowserTest {
 
     @BeforeAll
     static void launchBrowser() {
+        // a shared, loaded machine can take several seconds to boot a page; assertions wait for it
+        PlaywrightAssertions.setDefaultAssertionTimeout(20_000);
         playwright = Playwright.create(new Playwright.CreateOptions()
                 .setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
         browser = playwright.chromium().launch(new BrowserType.LaunchOptions()
