@@ -21,6 +21,11 @@ Conventions (shared with dev.loupe.patching):
            i+1 (mod n), or the corrupted prompt when there is one pair
   metrics  logit_diff:POS:A:B, logprob:POS:A, prob:POS:A, kl:POS (KL(clean || patched) of the next-token
            distributions at POS), loss (mean next-token cross-entropy of the run's own tokens); the mean over pairs
+  path     path:logits, path:q:L.H,L.H, path:k:..., path:v:... -> [layer, head] over sender heads: step 1 the base
+           and source runs; step 2 the base run with the sender head's hook_z from the source and every other
+           head's hook_z frozen to the base run (MLPs recomputed), keeping the receivers' hook_q/k/v (or, for
+           logits, its logits); step 3 (q/k/v) the base run with only the receiver heads' q/k/v from step 2.
+           Senders in or after the last receiver's layer change nothing (the base metric)
   attribution  sum over the index's elements of (a_source - a_base) * d metric / d a at the base run
 """
 import argparse
@@ -224,6 +229,90 @@ def make_fixtures(out_path):
         f.write("\n")
 
 
+# --------------------------------------------------------------------------- path patching
+
+
+def parse_receivers(sweep_name):
+    parts = sweep_name.split(":")
+    if parts[1] == "logits":
+        return "logits", []
+    return parts[1], [tuple(int(x) for x in r.split(".")) for r in parts[2].split(",")]
+
+
+def path_patch(weights, cfg, pairs, sweep_name, mode, spec):
+    """Path patching from every sender head (as TransformerLens users do it, one hooked pass per step)."""
+    L, H = cfg.n_layer, cfg.n_head
+    kind, receivers = parse_receivers(sweep_name)
+    last = L if kind == "logits" else max(l for l, _ in receivers)
+    runs = setup(weights, cfg, pairs, mode)
+    base_caches = [ref.run_with_cache(weights, cfg, torch.tensor([b]))[1] for b, _, _ in runs]
+    clean_logits = [ref.forward(weights, cfg, torch.tensor([c])) for c, _ in pairs]
+    values = []
+    for ls in range(L):
+        for hs in range(H):
+            total = 0.0
+            for i, (base, _, source) in enumerate(runs):
+                bc = base_caches[i]
+                if ls >= last:
+                    logits = ref.forward(weights, cfg, torch.tensor([base]))
+                    total += float(metric_value(spec, logits, torch.tensor([base]), clean_logits[i]))
+                    continue
+                patches = {}
+                for l in range(L):
+                    name = f"blocks.{l}.attn.hook_z"
+
+                    def freeze(t, name=name, l=l):
+                        t = bc[name].clone()
+                        if l == ls:
+                            t[:, :, hs] = source[name][:, :, hs]
+                        return t
+                    patches[name] = freeze
+                rec = ref.Hooks(record=True, patches=patches)
+                with torch.no_grad():
+                    logits = ref.forward(weights, cfg, torch.tensor([base]), rec)
+                if kind != "logits":
+                    step3 = {}
+                    for l in sorted({l for l, _ in receivers}):
+                        name = f"blocks.{l}.attn.hook_{kind}"
+                        heads = [h for rl, h in receivers if rl == l]
+
+                        def put(t, name=name, heads=heads, cached=rec.cache[name].detach().clone()):
+                            t = t.clone()
+                            for h in heads:
+                                t[:, :, h] = cached[:, :, h]
+                            return t
+                        step3[name] = put
+                    with torch.no_grad():
+                        logits = ref.forward(weights, cfg, torch.tensor([base]), ref.Hooks(record=False, patches=step3))
+                total += float(metric_value(spec, logits, torch.tensor([base]), clean_logits[i]))
+            values.append(total / len(runs))
+    return [L, H], values
+
+
+def make_path_fixtures(out_path):
+    models = []
+    for name in ("odd_3l", "attnonly_2l"):
+        cfg, weights, _ = ref.load_model(os.path.join(FIXTURES, name + ".safetensors"))
+        weights = {k: v.to(torch.float64) for k, v in weights.items()}
+        V, L = cfg.vocab_size, cfg.n_layer
+        pairs = [([V - 1, 17, 5, 23, 9, 31], [V - 1, 17, 8, 23, 9, 31]),
+                 ([V - 1, 40, 2, 13, 6, 21], [V - 1, 40, 3, 13, 19, 21])]
+        sweeps = ["path:logits", "path:q:%d.1" % (L - 1), "path:k:%d.0,%d.2" % (L - 1, L - 1), "path:v:1.1,%d.0" % (L - 1)]
+        cases = []
+        for s in sweeps:
+            for m in ("denoise", "noise"):
+                for spec in ("logit_diff:-1:11:42", "kl:-1"):
+                    shape, values = path_patch(weights, cfg, pairs, s, m, spec)
+                    clean, corrupt = plain_metrics(weights, cfg, pairs, spec)
+                    cases.append(dict(sweep=s, mode=m, metric=spec, shape=shape, clean_metric=clean, corrupt_metric=corrupt,
+                                      values=[round(v, 7) for v in values]))
+        models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], cases=cases))
+        print(name, len(cases), "path cases", file=sys.stderr)
+    with open(out_path, "w") as f:
+        json.dump(dict(format="loupe-patching-fixture-1", models=models), f, separators=(",", ":"))
+        f.write("\n")
+
+
 # --------------------------------------------------------------------------- bench
 
 
@@ -251,6 +340,8 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     fx = sub.add_parser("fixtures")
     fx.add_argument("--out", default=os.path.join(FIXTURES, "patching.json"))
+    pp = sub.add_parser("path-fixtures")
+    pp.add_argument("--out", default=os.path.join(FIXTURES, "patching_path.json"))
     b = sub.add_parser("bench")
     b.add_argument("--weights", required=True)
     b.add_argument("--n-head", type=int)
@@ -263,6 +354,8 @@ def main():
     args = ap.parse_args()
     if args.cmd == "fixtures":
         make_fixtures(args.out)
+    elif args.cmd == "path-fixtures":
+        make_path_fixtures(args.out)
     else:
         torch.set_num_threads(args.threads)
         bench(args)

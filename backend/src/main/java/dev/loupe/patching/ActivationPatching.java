@@ -13,6 +13,7 @@ import dev.loupe.runtime.Engine;
 import dev.loupe.runtime.Patch;
 import dev.loupe.runtime.RunRequest;
 import dev.loupe.runtime.RunResult;
+import dev.loupe.runtime.Selector;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,7 +37,8 @@ public final class ActivationPatching {
 
     private final Engine engine;
     private final GptConfig config;
-    private final PatchMetric metric;
+    /** The metric of each pair (a dataset's pairs have their own answer tokens); every one reads the same position. */
+    private final List<PatchMetric> metrics;
     private final Sweep sweep;
     private final PatchMode mode;
     private final int len, pairs;
@@ -45,12 +47,14 @@ public final class ActivationPatching {
     /** Per pair: the base run's cache (sweep hooks and every resid_pre), and the values patched in (null: zero). */
     private final List<Map<String, Tensor>> base = new ArrayList<>(), source = new ArrayList<>();
     private final float[][] cleanLogp;
+    /** Per pair: the metric of the unpatched base run. */
+    private final double[] baseValue;
     private final double cleanMetric, corruptMetric;
 
-    private ActivationPatching(Engine engine, List<PromptPair> pairList, PatchMetric metric, Sweep sweep, PatchMode mode) {
+    private ActivationPatching(Engine engine, List<PromptPair> pairList, List<PatchMetric> metrics, Sweep sweep, PatchMode mode) {
         this.engine = engine;
         this.config = engine.config();
-        this.metric = metric;
+        this.metrics = metrics;
         this.sweep = sweep;
         this.mode = mode;
         this.pairs = pairList.size();
@@ -58,23 +62,28 @@ public final class ActivationPatching {
         this.sites = sweep.sites(config, len);
         this.baseTokens = new int[pairs][];
         this.cleanLogp = new float[pairs][];
+        this.baseValue = new double[pairs];
 
         Set<String> cached = new LinkedHashSet<>();
         for (int l = 0; l < config.nLayers(); l++) cached.add(HookPoints.name(l, "hook_resid_pre"));
         for (int l : sweep.layers(config)) cached.add(sweep.hookName(l));
         List<Map<String, Tensor>> clean = new ArrayList<>(), corrupt = new ArrayList<>();
         double cm = 0, km = 0;
-        int at = metric.position(len);
+        int at = metrics.get(0).position(len);
         for (int i = 0; i < pairs; i++) {
             PromptPair p = pairList.get(i);
+            PatchMetric metric = metrics.get(i);
             Tensor cl, kl;
             clean.add(cacheOf(p.clean(), cached));
             corrupt.add(cacheOf(p.corrupt(), cached));
             cl = clean.get(i).get(RunLogits.KEY);
             kl = corrupt.get(i).get(RunLogits.KEY);
             cleanLogp[i] = metric.kind() == PatchMetric.Kind.LOSS ? null : PatchMetric.logSoftmax(cl, at);
-            cm += metric.value(RunLogits.at(cl, at), 0, p.clean(), cleanLogp[i]);
-            km += metric.value(RunLogits.at(kl, at), 0, p.corrupt(), cleanLogp[i]);
+            double cv = metric.value(RunLogits.at(cl, at), 0, p.clean(), cleanLogp[i]);
+            double kv = metric.value(RunLogits.at(kl, at), 0, p.corrupt(), cleanLogp[i]);
+            cm += cv;
+            km += kv;
+            baseValue[i] = mode == PatchMode.DENOISE ? kv : cv;
         }
         this.cleanMetric = cm / pairs;
         this.corruptMetric = km / pairs;
@@ -101,12 +110,23 @@ public final class ActivationPatching {
      *                                  the prompt or vocabulary, a sweep the model does not have
      */
     public static ActivationPatching prepare(Engine engine, List<PromptPair> pairs, PatchMetric metric, Sweep sweep, PatchMode mode) {
-        check(engine.config(), pairs, metric, sweep);
-        return new ActivationPatching(engine, pairs, metric, sweep, mode);
+        return prepare(engine, pairs, java.util.Collections.nCopies(pairs.size(), metric), sweep, mode);
+    }
+
+    /** The same with one metric per pair (the same kind and position, each pair's own answer tokens). */
+    public static ActivationPatching prepare(Engine engine, List<PromptPair> pairs, List<PatchMetric> metrics, Sweep sweep, PatchMode mode) {
+        check(engine.config(), pairs, metrics, sweep);
+        return new ActivationPatching(engine, pairs, List.copyOf(metrics), sweep, mode);
     }
 
     /** The checks of {@link #prepare}, without running anything. */
     public static void check(GptConfig c, List<PromptPair> pairs, PatchMetric metric, Sweep sweep) {
+        check(c, pairs, java.util.Collections.nCopies(pairs.size(), metric), sweep);
+    }
+
+    /** The checks of {@link #prepare} with one metric per pair; messages name the pair when there are several. */
+    public static void check(GptConfig c, List<PromptPair> pairs, List<PatchMetric> metrics, Sweep sweep) {
+        if (metrics.size() != pairs.size()) throw new IllegalArgumentException(metrics.size() + " metrics for " + pairs.size() + " pairs");
         if (pairs.isEmpty()) throw new IllegalArgumentException("no prompt pairs given");
         int len = pairs.get(0).clean().length;
         for (int i = 0; i < pairs.size(); i++) {
@@ -117,6 +137,14 @@ public final class ActivationPatching {
                         + " tokens" + which + ": they must have the same length");
             if (p.clean().length != len)
                 throw new IllegalArgumentException("every pair must have the same length: pair 0 has " + len + " tokens, pair " + i + " " + p.clean().length);
+            PatchMetric m = metrics.get(i);
+            if (m.kind() != metrics.get(0).kind() || m.pos() != metrics.get(0).pos())
+                throw new IllegalArgumentException("pair " + i + ": every pair's metric must be of the same kind and position");
+            try {
+                m.check(len, c.dVocab());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage() + which, e);
+            }
             for (int[] t : List.of(p.clean(), p.corrupt())) {
                 if (t.length == 0) throw new IllegalArgumentException("a prompt is empty" + which);
                 if (t.length > c.nCtx()) throw new IllegalArgumentException("a prompt is " + t.length + " tokens, more than the context of " + c.nCtx());
@@ -124,7 +152,6 @@ public final class ActivationPatching {
                     if (id < 0 || id >= c.dVocab()) throw new IllegalArgumentException("unknown token id " + id + which + ": the vocabulary is 0.." + (c.dVocab() - 1));
             }
         }
-        metric.check(len, c.dVocab());
         sweep.check(len);
     }
 
@@ -149,9 +176,10 @@ public final class ActivationPatching {
     /** The sweep with {@code chunkRows} rows per batch (0: bounded by {@link #DEFAULT_CHUNK_BYTES}). */
     public PatchingResult sweep(int chunkRows, Progress progress) {
         int chunk = chunkRows > 0 ? chunkRows : chunkRows(DEFAULT_CHUNK_BYTES);
+        if (sweep.kind() == Sweep.Kind.PATH) return pathSweep(Math.max(1, chunk / 2), progress);
         float[] values = new float[sites.size()];
         long total = rows(), done = 0;
-        int at = metric.position(len), d = config.dModel(), L = config.nLayers();
+        int d = config.dModel();
         for (int first = 0; first < sites.size(); ) {
             int layer = sites.get(first).layer(), end = first;
             while (end < sites.size() && sites.get(end).layer() == layer) end++;
@@ -167,32 +195,117 @@ public final class ActivationPatching {
                     System.arraycopy(base.get(pair).get(HookPoints.name(layer, "hook_resid_pre")).data(), 0, resid, j * len * d, len * d);
                     patches.add(new Patch(site.hook(), site.selector(j), source.get(pair).get(site.hook())));
                 }
-                RunRequest req = RunRequest.fromResidual(layer, new Tensor(resid, n, len, d)).patches(patches);
-                Tensor logits;
-                if (at >= 0) {
-                    Tensor last;
-                    try (RunResult r = engine.run(req.stopAfter(L - 1))) {
-                        last = RunLogits.at(r.residual(), at);
-                    }
-                    try (RunResult u = engine.run(RunRequest.fromResidual(L, last))) {
-                        logits = u.logits();
-                    }
-                } else {
-                    try (RunResult r = engine.run(req)) {
-                        logits = r.logits();
-                    }
-                }
+                Tensor logits = metricLogits(RunRequest.fromResidual(layer, new Tensor(resid, n, len, d)).patches(patches));
                 for (int j = 0; j < n; j++) {
                     int r = start + j, pair = r % pairs;
-                    values[first + r / pairs] += (float) (metric.value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
+                    values[first + r / pairs] += (float) (metrics.get(pair).value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
                 }
                 done += n;
                 progress.report((double) done / total, "patched " + done + " of " + total + " runs");
             }
             first = end;
         }
-        return new PatchingResult(sweep.name(), mode.label(), metric.toString(), sweep.axes(), sweep.shape(config, len), values,
+        return result(values);
+    }
+
+    private PatchingResult result(float[] values) {
+        return new PatchingResult(sweep.name(), mode.label(), metrics.get(0).toString(), sweep.axes(), sweep.shape(config, len), values,
                 cleanMetric, corruptMetric, null);
+    }
+
+    /** A run's logits at the positions the metric reads: [rows, 1, vocab], or [rows, pos, vocab] for the loss. */
+    private Tensor metricLogits(RunRequest req) {
+        int at = metrics.get(0).position(len), L = config.nLayers();
+        if (at < 0) {
+            try (RunResult r = engine.run(req)) {
+                return r.logits();
+            }
+        }
+        Tensor last;
+        try (RunResult r = engine.run(req.stopAfter(L - 1))) {
+            last = RunLogits.at(r.residual(), at);
+        }
+        try (RunResult u = engine.run(RunRequest.fromResidual(L, last))) {
+            return u.logits();
+        }
+    }
+
+    /**
+     * Path patching from every sender head (a {@code path:} sweep). Step 2 runs the base prompt from the sender's
+     * layer with the sender's {@code hook_z} from the source and every other head's {@code hook_z} frozen to the
+     * base run, so the change reaches later layers only along the residual stream (and through the MLPs, which are
+     * recomputed); for the logits that run is measured. For q/k/v receivers step 3 runs the base prompt again with
+     * only the receiver heads' q/k/v taken from step 2. Senders in or after the last receiver's layer change nothing.
+     */
+    private PatchingResult pathSweep(int chunk, Progress progress) {
+        Sweep.Receivers recv = sweep.receivers();
+        int last = recv.lastLayer(config), d = config.dModel(), L = config.nLayers();
+        Set<String> inputs = new LinkedHashSet<>();
+        for (int[] h : recv.heads()) inputs.add(HookPoints.name(h[0], "attn.hook_" + recv.input()));
+        int firstReceiver = recv.logits() ? L : recv.heads().stream().mapToInt(h -> h[0]).min().orElse(L);
+        float[] values = new float[sites.size()];
+        long total = rows(), done = 0;
+        for (int first = 0; first < sites.size(); ) {
+            int layer = sites.get(first).layer(), end = first;
+            while (end < sites.size() && sites.get(end).layer() == layer) end++;
+            int rows = (end - first) * pairs;
+            for (int start = 0; start < rows; start += chunk) {
+                progress.checkCancelled();
+                int n = Math.min(chunk, rows - start);
+                int[] rowPair = new int[n];
+                for (int j = 0; j < n; j++) rowPair[j] = (start + j) % pairs;
+                if (layer >= last) {
+                    for (int j = 0; j < n; j++) values[first + (start + j) / pairs] += (float) (baseValue[rowPair[j]] / pairs);
+                } else {
+                    List<Patch> patches = new ArrayList<>();
+                    for (int l = layer; l < Math.min(L, last + 1); l++) {
+                        String z = HookPoints.name(l, "attn.hook_z");
+                        // a patch value of batch 1 broadcasts over the rows
+                        patches.add(new Patch(z, Selector.all(), pairs == 1 ? base.get(0).get(z) : perRow(base, z, rowPair)));
+                    }
+                    for (int j = 0; j < n; j++) {
+                        Sweep.Site site = sites.get(first + (start + j) / pairs);
+                        patches.add(new Patch(site.hook(), Selector.rows(j).withHeads(site.head()), source.get(rowPair[j]).get(site.hook())));
+                    }
+                    RunRequest step2 = RunRequest.fromResidual(layer, perRow(base, HookPoints.name(layer, "hook_resid_pre"), rowPair)).patches(patches);
+                    Tensor logits;
+                    if (recv.logits()) logits = metricLogits(step2);
+                    else {
+                        Map<String, Tensor> in = new HashMap<>();
+                        try (RunResult r = engine.run(step2.cache(inputs::contains).stopAfter(last).withoutLogits())) {
+                            for (String h : inputs) in.put(h, r.get(h));
+                        }
+                        List<Patch> step3 = new ArrayList<>();
+                        for (int[] h : recv.heads()) {
+                            String hook = HookPoints.name(h[0], "attn.hook_" + recv.input());
+                            step3.add(new Patch(hook, Selector.heads(h[1]), in.get(hook)));
+                        }
+                        logits = metricLogits(RunRequest.fromResidual(firstReceiver,
+                                perRow(base, HookPoints.name(firstReceiver, "hook_resid_pre"), rowPair)).patches(step3));
+                    }
+                    for (int j = 0; j < n; j++) {
+                        int pair = rowPair[j];
+                        values[first + (start + j) / pairs] += (float) (metrics.get(pair).value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
+                    }
+                }
+                done += n;
+                progress.report((double) done / total, "path-patched " + done + " of " + total + " runs");
+            }
+            first = end;
+        }
+        return result(values);
+    }
+
+    /** Each row's pair's cached hook as one [rows, ...] tensor. */
+    private static Tensor perRow(List<Map<String, Tensor>> caches, String hook, int[] rowPair) {
+        Tensor one = caches.get(0).get(hook);
+        if (rowPair.length == 1) return one;
+        int size = one.size();
+        float[] out = new float[size * rowPair.length];
+        for (int j = 0; j < rowPair.length; j++) System.arraycopy(caches.get(rowPair[j]).get(hook).data(), 0, out, j * size, size);
+        int[] shape = one.shape().clone();
+        shape[0] = rowPair.length;
+        return new Tensor(out, shape);
     }
 
     /**
@@ -200,11 +313,13 @@ public final class ActivationPatching {
      * over each index's elements, from one backward pass per pair ({@code bp} and {@code weights} from the caller).
      */
     public float[] attribution(Backprop bp, Map<String, OnnxTensor> weights) {
+        if (sweep.kind() == Sweep.Kind.PATH) throw new IllegalArgumentException("attribution patching has no estimate for path patching");
         Set<String> hooks = new LinkedHashSet<>();
         for (int l : sweep.layers(config)) hooks.add(sweep.hookName(l));
         GradGraph.Spec spec = new GradGraph.Spec(Set.of(), hooks, false);
         float[] out = new float[sites.size()];
         for (int i = 0; i < pairs; i++) {
+            PatchMetric metric = metrics.get(i);
             Backprop.Result r = bp.run(spec, weights, baseTokens[i], metric.gradientPorts(baseTokens[i], config.dVocab(), cleanLogp[i]));
             double scale = metric.gradientScale(r.metric()) / pairs;
             for (int l : sweep.layers(config)) {

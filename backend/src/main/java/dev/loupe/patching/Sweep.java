@@ -14,11 +14,14 @@ import java.util.List;
  *   <li>{@code head_out} ({@code attn.hook_z}), {@code head_q}, {@code head_k}, {@code head_v}, {@code head_pattern}:
  *       one head at every position → [layer, head]; with {@code _by_pos} one head at one (query) position → [layer, pos, head];</li>
  *   <li>{@code neurons:L:P} → [d_mlp] (one {@code mlp.hook_post} neuron of layer L at position P, negative from the end);
- *       {@code neurons:L} → [pos, d_mlp].</li>
+ *       {@code neurons:L} → [pos, d_mlp];</li>
+ *   <li>path patching from every sender head → [layer, head]: {@code path:logits} (sender → the logits directly) or
+ *       {@code path:q:L.H,L.H}, {@code path:k:…}, {@code path:v:…} (sender → those receiver heads' query, key or value
+ *       input), every other head frozen ({@link ActivationPatching}).</li>
  * </ul>
  */
 public record Sweep(String name, Kind kind, String hook, boolean byPos, int layer, int pos) {
-    public enum Kind { LAYER_POS, HEAD, NEURONS_AT, NEURONS }
+    public enum Kind { LAYER_POS, HEAD, NEURONS_AT, NEURONS, PATH }
 
     /** One patched index: the hook of a layer and which of its elements (-1: every one along that axis). */
     public record Site(int layer, String hook, int pos, int head, int neuron) {
@@ -59,9 +62,59 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         };
     }
 
+    /** Where a path-patching sweep's paths end: the logits, or the q/k/v input ({@code input}) of some heads. */
+    public record Receivers(String input, List<int[]> heads) {
+        public boolean logits() { return input.equals("logits"); }
+
+        /** The last layer whose input a sender can change: n_layers for the logits, else the last receiver's layer. */
+        public int lastLayer(GptConfig c) {
+            return logits() ? c.nLayers() : heads.stream().mapToInt(h -> h[0]).max().orElse(0);
+        }
+    }
+
+    /** The receivers of a {@code path:} sweep (null for other sweeps). */
+    public Receivers receivers() {
+        if (kind != Kind.PATH) return null;
+        String[] p = name.split(":");
+        if (p[1].equals("logits")) return new Receivers("logits", List.of());
+        List<int[]> heads = new ArrayList<>();
+        for (String r : p[2].split(",")) {
+            String[] lh = r.trim().split("\\.");
+            heads.add(new int[]{Integer.parseInt(lh[0]), Integer.parseInt(lh[1])});
+        }
+        return new Receivers(p[1], heads);
+    }
+
+    private static Sweep parsePath(String n, GptConfig c) {
+        String usage = "path sweeps are path:logits or path:q|k|v:LAYER.HEAD[,LAYER.HEAD…] (the receiver heads)";
+        String[] p = n.split(":", -1);
+        if (p.length == 2 && p[1].equals("logits")) return new Sweep(n, Kind.PATH, "attn.hook_z", false, -1, 0);
+        if (p.length != 3 || !List.of("q", "k", "v").contains(p[1]) || p[2].isBlank())
+            throw new IllegalArgumentException("unknown sweep '" + n + "': " + usage);
+        List<String> canon = new ArrayList<>();
+        for (String r : p[2].split(",")) {
+            String[] lh = r.trim().split("\\.");
+            int l, h;
+            try {
+                if (lh.length != 2) throw new NumberFormatException();
+                l = Integer.parseInt(lh[0]);
+                h = Integer.parseInt(lh[1]);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("sweep '" + n + "': receiver '" + r.trim() + "' is not LAYER.HEAD; " + usage);
+            }
+            if (l < 0 || l >= c.nLayers() || h < 0 || h >= c.nHeads())
+                throw new IllegalArgumentException("sweep '" + n + "': receiver head " + l + "." + h + " is outside layers 0.." + (c.nLayers() - 1)
+                        + " and heads 0.." + (c.nHeads() - 1));
+            if (l == 0) throw new IllegalArgumentException("sweep '" + n + "': receiver head " + l + "." + h + " is in layer 0, where no head sends to it");
+            if (!canon.contains(l + "." + h)) canon.add(l + "." + h);
+        }
+        return new Sweep("path:" + p[1] + ":" + String.join(",", canon), Kind.PATH, "attn.hook_z", false, -1, 0);
+    }
+
     /** Parses a sweep name for a model; the message of a bad name lists the good ones. */
     public static Sweep parse(String name, GptConfig c) {
         String n = name == null ? "" : name.trim();
+        if (n.startsWith("path:")) return parsePath(n, c);
         if (n.startsWith("neurons:")) {
             if (c.attnOnly()) throw new IllegalArgumentException("sweep '" + n + "': this attention-only model has no MLP neurons");
             String[] p = n.split(":");
@@ -84,7 +137,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         boolean heads = HEAD_SWEEPS.contains(base);
         if (local == null || (byPos && !heads) || !names(c).contains(n))
             throw new IllegalArgumentException("unknown sweep '" + n + "' for this model: use one of " + String.join(", ", names(c))
-                    + ", neurons:LAYER or neurons:LAYER:POS");
+                    + ", neurons:LAYER, neurons:LAYER:POS, path:logits or path:q|k|v:LAYER.HEAD,…");
         return new Sweep(n, heads ? Kind.HEAD : Kind.LAYER_POS, local, byPos, -1, 0);
     }
 
@@ -101,6 +154,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         return switch (kind) {
             case LAYER_POS -> List.of("layer", "pos");
             case HEAD -> byPos ? List.of("layer", "pos", "head") : List.of("layer", "head");
+            case PATH -> List.of("layer", "head");
             case NEURONS_AT -> List.of("neuron");
             case NEURONS -> List.of("pos", "neuron");
         };
@@ -110,6 +164,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         return switch (kind) {
             case LAYER_POS -> new int[]{c.nLayers(), len};
             case HEAD -> byPos ? new int[]{c.nLayers(), len, c.nHeads()} : new int[]{c.nLayers(), c.nHeads()};
+            case PATH -> new int[]{c.nLayers(), c.nHeads()};
             case NEURONS_AT -> new int[]{c.dMlp()};
             case NEURONS -> new int[]{len, c.dMlp()};
         };
@@ -132,7 +187,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
             case LAYER_POS -> {
                 for (int l = 0; l < c.nLayers(); l++) for (int p = 0; p < len; p++) out.add(new Site(l, hookName(l), p, -1, -1));
             }
-            case HEAD -> {
+            case HEAD, PATH -> {
                 for (int l = 0; l < c.nLayers(); l++) {
                     if (byPos) for (int p = 0; p < len; p++) for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), p, h, -1));
                     else for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), -1, h, -1));
@@ -156,7 +211,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
     int siteOf(GptConfig c, int len, int l, int pos, int head, int feature) {
         return switch (kind) {
             case LAYER_POS -> l * len + pos;
-            case HEAD -> byPos ? (l * len + pos) * c.nHeads() + head : l * c.nHeads() + head;
+            case HEAD, PATH -> byPos ? (l * len + pos) * c.nHeads() + head : l * c.nHeads() + head;
             case NEURONS_AT -> pos == neuronPos(len) ? feature : -1;
             case NEURONS -> pos * c.dMlp() + feature;
         };

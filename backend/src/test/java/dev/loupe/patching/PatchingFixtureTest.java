@@ -56,7 +56,11 @@ class PatchingFixtureTest {
     }
 
     static JsonNode fixtures() throws IOException {
-        try (InputStream in = PatchingFixtureTest.class.getResourceAsStream("/fixtures/patching.json")) {
+        return fixtures("patching.json");
+    }
+
+    static JsonNode fixtures(String file) throws IOException {
+        try (InputStream in = PatchingFixtureTest.class.getResourceAsStream("/fixtures/" + file)) {
             return new ObjectMapper().readTree(in);
         }
     }
@@ -73,8 +77,18 @@ class PatchingFixtureTest {
 
     @TestFactory
     List<DynamicTest> everyCaseMatchesTheReference() throws IOException {
+        return cases(fixtures());
+    }
+
+    /** Path patching from every sender head to the logits and to receivers' q, k and v ({@code patching_path.json}). */
+    @TestFactory
+    List<DynamicTest> pathPatchingMatchesTheReference() throws IOException {
+        return cases(fixtures("patching_path.json"));
+    }
+
+    static List<DynamicTest> cases(JsonNode fixture) {
         List<DynamicTest> tests = new ArrayList<>();
-        for (JsonNode m : fixtures().get("models")) {
+        for (JsonNode m : fixture.get("models")) {
             String name = m.get("model").asText();
             List<PromptPair> pairs = new ArrayList<>();
             for (JsonNode p : m.get("pairs")) pairs.add(new PromptPair(ints(p.get("clean")), ints(p.get("corrupt"))));

@@ -99,6 +99,56 @@ class PatchingIdentitiesTest {
     }
 
     @Test
+    void aPanelStacksItsComponentSweeps() {
+        List<PromptPair> pair = List.of(new PromptPair(CLEAN, CORRUPT));
+        PatchingResult panel = PatchingPanels.run(engine, pair, List.of(LD), "every_head", PatchMode.NOISE, 0, Progress.NONE, null, null);
+        assertEquals(List.of("component", "layer", "head"), panel.axes());
+        assertArrayEquals(new int[]{5, 3, f.config().nHeads()}, panel.shape());
+        int at = 0;
+        for (String s : Sweep.HEAD_SWEEPS) {
+            float[] one = prepare(CLEAN, CORRUPT, s, PatchMode.NOISE).sweep(0, Progress.NONE).values();
+            for (float v : one) assertEquals(v, panel.values()[at++], 0f, s);
+        }
+        assertEquals(panel.values().length, at);
+        assertEquals(3L * 3 * CLEAN.length, PatchingPanels.rows("every_block", f.config(), CLEAN.length, 1));
+    }
+
+    @Test
+    void aDatasetsMetricIsTheMeanOfItsPairsEachWithItsOwnAnswers() {
+        int[] c2 = {V - 1, 40, 2, 13, 6, 21, 8}, k2 = {V - 1, 40, 3, 13, 19, 21, 8};
+        PatchMetric m2 = PatchMetric.parse("logit_diff:-1:7:5");
+        Sweep sweep = Sweep.parse("head_out_by_pos", f.config());
+        ActivationPatching both = ActivationPatching.prepare(engine, List.of(new PromptPair(CLEAN, CORRUPT), new PromptPair(c2, k2)),
+                List.of(LD, m2), sweep, PatchMode.DENOISE);
+        ActivationPatching first = ActivationPatching.prepare(engine, List.of(new PromptPair(CLEAN, CORRUPT)), LD, sweep, PatchMode.DENOISE);
+        ActivationPatching second = ActivationPatching.prepare(engine, List.of(new PromptPair(c2, k2)), m2, sweep, PatchMode.DENOISE);
+        float[] b = both.sweep(0, Progress.NONE).values(), x = first.sweep(0, Progress.NONE).values(), y = second.sweep(0, Progress.NONE).values();
+        for (int i = 0; i < b.length; i++) assertEquals((x[i] + y[i]) / 2, b[i], 1e-4, "index " + i);
+        assertEquals((first.cleanMetric() + second.cleanMetric()) / 2, both.cleanMetric(), 1e-5);
+        var e = assertThrows(IllegalArgumentException.class, () -> ActivationPatching.check(f.config(),
+                List.of(new PromptPair(CLEAN, CORRUPT), new PromptPair(c2, k2)), List.of(LD, PatchMetric.parse("logit_diff:-1:7:" + V)), sweep));
+        assertTrue(e.getMessage().contains("(pair 1)"), e.getMessage());
+    }
+
+    @Test
+    void pathPatchingIdentities() {
+        // to the logits, a sender in the last layer reaches them only directly: the same as patching its output
+        PatchingResult path = prepare(CLEAN, CORRUPT, "path:logits", PatchMode.DENOISE).sweep(0, Progress.NONE);
+        PatchingResult heads = prepare(CLEAN, CORRUPT, "head_out", PatchMode.DENOISE).sweep(0, Progress.NONE);
+        int h = f.config().nHeads();
+        for (int i = 2 * h; i < 3 * h; i++) assertEquals(heads.values()[i], path.values()[i], 1e-4, "layer-2 head " + (i - 2 * h));
+        // senders in or after the receivers' layer change nothing
+        PatchingResult q = prepare(CLEAN, CORRUPT, "path:q:1.1", PatchMode.NOISE).sweep(0, Progress.NONE);
+        for (int i = h; i < 3 * h; i++) assertEquals(q.cleanMetric(), q.values()[i], 1e-5, "sender " + i);
+        var e = assertThrows(IllegalArgumentException.class, () -> Sweep.parse("path:q:0.1", f.config()));
+        assertTrue(e.getMessage().contains("layer 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Sweep.parse("path:q:2.9", f.config()));
+        assertTrue(e.getMessage().contains("2.9"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Sweep.parse("path:x:1.1", f.config()));
+        assertTrue(e.getMessage().contains("path:logits"), e.getMessage());
+    }
+
+    @Test
     void badRequestsNameTheProblem() {
         var e = assertThrows(IllegalArgumentException.class, () -> prepare(CLEAN, new int[]{V - 1, 3}, "resid_pre", PatchMode.DENOISE));
         assertTrue(e.getMessage().contains("7 tokens") && e.getMessage().contains("2 tokens"), e.getMessage());
