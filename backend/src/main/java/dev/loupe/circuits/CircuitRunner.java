@@ -10,8 +10,6 @@ import dev.loupe.model.GptWeights;
 import dev.loupe.model.Tensor;
 import dev.loupe.runtime.OrtRuntime;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
@@ -41,10 +39,7 @@ public final class CircuitRunner implements AutoCloseable {
         this.env = OrtRuntime.env(threads);
         try {
             for (var e : weights.tensors().entrySet()) {
-                float[] data = e.getValue().data();
-                FloatBuffer b = ByteBuffer.allocateDirect(data.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-                b.put(data).rewind();
-                weightFeeds.put(e.getKey(), OnnxTensor.createTensor(env, b, longs(e.getValue().shape())));
+                weightFeeds.put(e.getKey(), OrtRuntime.directTensor(env, e.getValue().data(), e.getValue().shape()));
             }
         } catch (OrtException e) {
             close();
@@ -59,12 +54,7 @@ public final class CircuitRunner implements AutoCloseable {
     private synchronized OrtSession session(CircuitGraphs.Variant v) throws OrtException {
         OrtSession s = sessions.get(v);
         if (s == null) {
-            try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-                so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                if (OrtRuntime.globalThreads()) so.disablePerSessionThreads();
-                else so.setIntraOpNumThreads(threads);
-                s = env.createSession(CircuitGraphs.compile(config, v), so);
-            }
+            s = OrtRuntime.session(CircuitGraphs.compile(config, v), threads);
             sessions.put(v, s);
         }
         return s;
@@ -117,7 +107,7 @@ public final class CircuitRunner implements AutoCloseable {
             own.add(put(feeds, CircuitGraphs.EMBED, OnnxTensor.createTensor(env, FloatBuffer.wrap(embed), new long[]{pairs, pos, config.dModel()})));
             own.add(put(feeds, CircuitGraphs.LAST, OnnxTensor.createTensor(env, FloatBuffer.wrap(last), new long[]{pairs, pos})));
             for (var e : floats.entrySet())
-                own.add(put(feeds, e.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(e.getValue().data()), longs(e.getValue().shape()))));
+                own.add(put(feeds, e.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(e.getValue().data()), OrtRuntime.shape(e.getValue().shape()))));
             for (var e : ids.entrySet())
                 own.add(put(feeds, e.getKey(), OnnxTensor.createTensor(env, LongBuffer.wrap(e.getValue()), new long[]{e.getValue().length})));
             try (OrtSession.Result r = session(v).run(feeds)) {
@@ -142,18 +132,8 @@ public final class CircuitRunner implements AutoCloseable {
         return t;
     }
 
-    private static long[] longs(int[] shape) {
-        long[] l = new long[shape.length];
-        for (int i = 0; i < l.length; i++) l[i] = shape[i];
-        return l;
-    }
-
     @Override public synchronized void close() {
-        for (OrtSession s : sessions.values()) {
-            try {
-                s.close();
-            } catch (OrtException ignored) { /* closing anyway */ }
-        }
+        OrtRuntime.closeAll(sessions.values());
         sessions.clear();
         for (OnnxTensor t : weightFeeds.values()) t.close();
         weightFeeds.clear();

@@ -10,8 +10,6 @@ import dev.loupe.model.GptWeights;
 import dev.loupe.model.Tensor;
 import dev.loupe.runtime.OrtRuntime;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.HashMap;
@@ -52,12 +50,7 @@ public final class Backprop implements AutoCloseable {
     private synchronized OrtSession session(GradGraph.Spec spec) throws OrtException {
         OrtSession s = sessions.get(spec);
         if (s == null) {
-            try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-                so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                if (OrtRuntime.globalThreads()) so.disablePerSessionThreads();
-                else so.setIntraOpNumThreads(threads);
-                s = env.createSession(graphs.compile(spec), so);
-            }
+            s = OrtRuntime.session(graphs.compile(spec), threads);
             sessions.put(spec, s);
         }
         return s;
@@ -72,14 +65,12 @@ public final class Backprop implements AutoCloseable {
 
     /** A tensor over a new direct buffer holding {@code data}. */
     public OnnxTensor tensor(float[] data, int[] shape) throws OrtException {
-        FloatBuffer b = ByteBuffer.allocateDirect(data.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(data).rewind();
-        return OnnxTensor.createTensor(env, b, longs(shape));
+        return OrtRuntime.directTensor(env, data, shape);
     }
 
     /** A tensor over a direct buffer the caller keeps writing to. */
     public OnnxTensor wrap(FloatBuffer direct, int[] shape) throws OrtException {
-        return OnnxTensor.createTensor(env, direct, longs(shape));
+        return OnnxTensor.createTensor(env, direct, OrtRuntime.shape(shape));
     }
 
     /**
@@ -127,18 +118,8 @@ public final class Backprop implements AutoCloseable {
         return new Tensor(t.getFloatBuffer().array(), s);
     }
 
-    private static long[] longs(int[] shape) {
-        long[] l = new long[shape.length];
-        for (int i = 0; i < l.length; i++) l[i] = shape[i];
-        return l;
-    }
-
     @Override public synchronized void close() {
-        for (OrtSession s : sessions.values()) {
-            try {
-                s.close();
-            } catch (OrtException ignored) { /* closing anyway */ }
-        }
+        OrtRuntime.closeAll(sessions.values());
         sessions.clear();
     }
 }

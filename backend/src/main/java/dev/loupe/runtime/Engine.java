@@ -19,7 +19,6 @@ import dev.loupe.model.Tensor;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
@@ -135,7 +134,7 @@ public final class Engine implements AutoCloseable {
                     for (String w : graph.weightInputs()) feeds.put(w, weightInputs.get(w));
                     for (String h : graph.patchedHooks()) {
                         PatchPorts pp = PatchPorts.build(hooks.get(h), hooks.get(h).shape(config, batch, maxLen), patches.get(h));
-                        long[] shape = longs(pp.shape);
+                        long[] shape = OrtRuntime.shape(pp.shape);
                         OnnxTensor mask = OnnxTensor.createTensor(env, pp.mask, shape, OnnxJavaType.BOOL);
                         patchTensors.add(mask);
                         OnnxTensor value = OnnxTensor.createTensor(env, pp.value, shape);
@@ -274,19 +273,11 @@ public final class Engine implements AutoCloseable {
     }
 
     private OnnxTensor floatTensor(Tensor t) {
-        FloatBuffer buf = ByteBuffer.allocateDirect(t.size() * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        buf.put(t.data()).rewind();
         try {
-            return OnnxTensor.createTensor(env, buf, longs(t.shape()));
+            return OrtRuntime.directTensor(env, t.data(), t.shape());
         } catch (OrtException e) {
             throw new EngineException("cannot create tensor " + t, e);
         }
-    }
-
-    private static long[] longs(int[] a) {
-        long[] l = new long[a.length];
-        for (int i = 0; i < a.length; i++) l[i] = a[i];
-        return l;
     }
 
     private static void closeQuietly(AutoCloseable c) {

@@ -1,8 +1,15 @@
 package dev.loupe.runtime;
 
+import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Collection;
 
 /**
  * The process-wide ONNX Runtime environment with one intra-op thread pool shared by all sessions, so that many
@@ -47,4 +54,41 @@ public final class OrtRuntime {
     }
 
     public static synchronized boolean globalThreads() { return globalThreads; }
+
+    /**
+     * A session over a compiled model with the options every Loupe graph runs under: all graph optimisations, and
+     * the shared thread pool when the environment has one (else {@code threads} of its own).
+     */
+    public static OrtSession session(byte[] model, int threads) throws OrtException {
+        OrtEnvironment e = env(threads);
+        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (globalThreads()) so.disablePerSessionThreads();
+            else so.setIntraOpNumThreads(threads);
+            return e.createSession(model, so);
+        }
+    }
+
+    /** A float tensor over a new direct buffer holding a copy of {@code data}; the caller closes it. */
+    public static OnnxTensor directTensor(OrtEnvironment env, float[] data, int[] shape) throws OrtException {
+        FloatBuffer b = ByteBuffer.allocateDirect(data.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        b.put(data).rewind();
+        return OnnxTensor.createTensor(env, b, shape(shape));
+    }
+
+    /** ONNX Runtime's form of a shape. */
+    public static long[] shape(int[] dims) {
+        long[] l = new long[dims.length];
+        for (int i = 0; i < l.length; i++) l[i] = dims[i];
+        return l;
+    }
+
+    /** Closes sessions that are done with, ignoring a failure to close one: they are being dropped anyway. */
+    public static void closeAll(Collection<OrtSession> sessions) {
+        for (OrtSession s : sessions) {
+            try {
+                s.close();
+            } catch (OrtException ignored) { /* dropped anyway */ }
+        }
+    }
 }

@@ -84,11 +84,8 @@ final class SessionCache implements AutoCloseable {
 
     private Compiled compile(GraphSpec spec) {
         CompiledGraph graph = compiler.compile(spec);
-        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            if (OrtRuntime.globalThreads()) so.disablePerSessionThreads();
-            else so.setIntraOpNumThreads(options.threads());
-            return new Compiled(graph, env.createSession(graph.model(), so));
+        try {
+            return new Compiled(graph, OrtRuntime.session(graph.model(), options.threads()));
         } catch (OrtException ex) {
             throw new EngineException("ONNX Runtime rejected the graph for " + spec + ": " + ex.getMessage(), ex);
         }
