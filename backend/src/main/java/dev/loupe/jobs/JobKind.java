@@ -15,6 +15,12 @@ public interface JobKind {
     /** Checks the parameters when the job is submitted: throw IllegalArgumentException (a 400) naming the problem. */
     default void check(JsonNode params) { }
 
+    /**
+     * True when the kind passes the compute scheduler itself, unit by unit (a neuron index: per batch), so that a long
+     * job shares the compute slots with interactive requests instead of holding one for its whole run.
+     */
+    default boolean schedulesItself() { return false; }
+
     /** The memory the run needs at its peak, admitted against the server's memory budget. */
     long expectedBytes(JsonNode params);
 

@@ -126,6 +126,10 @@ public final class NeuronIndex {
     public Meta meta() { return meta; }
     public byte[] bytes() { return bytes; }
     public int windows() { return windowDoc.length; }
+    /** The bytes of the per-neuron records (the rest is the metadata, the windows' tokens and the record offsets). */
+    public long recordBytes() { return recordOffset[recordOffset.length - 1] - recordOffset[0]; }
+    /** How many window tokens the index stores (4 bytes each). */
+    public int windowTokenCount() { return tokens.length; }
     public int windowDocument(int w) { return windowDoc[w]; }
     public int windowOffset(int w) { return windowOffset[w]; }
 

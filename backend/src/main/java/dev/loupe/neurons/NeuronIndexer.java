@@ -55,6 +55,17 @@ public final class NeuronIndexer {
         String key() { return top + "/" + bandExamples + "/" + bos + "/" + seed + "/" + batch + "/" + minTokenCount; }
     }
 
+    /**
+     * Admits each batch (its forward pass and accumulation). The app passes its compute scheduler, so a long index
+     * takes a compute slot per batch and interactive requests get in between; it may throw {@link Cancelled} while
+     * the batch waits.
+     */
+    public interface BatchGate {
+        void run(Runnable batch);
+
+        BatchGate DIRECT = Runnable::run;
+    }
+
     /** Token means are kept for at most this many floats in all (tracked tokens × neurons), to bound memory. */
     static final long TOKEN_MEAN_BUDGET = 1L << 26;
     static final int MAX_TRACKED_TOKENS = 8192;
@@ -70,6 +81,7 @@ public final class NeuronIndexer {
     final int[] tracked, tokenSlot;
     final List<String> classes;
     final int[] tagClassId;
+    private BatchGate gate = BatchGate.DIRECT;
 
     public NeuronIndexer(Engine engine, GptWeights weights, String modelName, String weightsSha256, int bosId,
                          IndexCorpus corpus, Options options) {
@@ -119,6 +131,12 @@ public final class NeuronIndexer {
         }
     }
 
+    /** Runs every batch through {@code gate} (by default at once, in the calling thread). */
+    public NeuronIndexer gate(BatchGate gate) {
+        this.gate = gate;
+        return this;
+    }
+
     /** Everything that decides the result; a checkpoint is resumed only by a run with the same key. */
     String runKey() {
         StringBuilder sb = new StringBuilder(modelName).append('|').append(weightsSha256).append('|').append(corpus.name())
@@ -161,7 +179,14 @@ public final class NeuronIndexer {
                     throw new Cancelled();
                 }
                 int b = acc.nextBatch;
-                runBatch(acc, ws0, b * options.batch(), Math.min(ws0.size(), (b + 1) * options.batch()), rules);
+                Accumulators a = acc;
+                LabelRule[] r = rules;
+                try {
+                    gate.run(() -> runBatch(a, ws0, b * options.batch(), Math.min(ws0.size(), (b + 1) * options.batch()), r));
+                } catch (Cancelled c) { // cancelled while the batch waited for the gate: nothing of it was counted
+                    save(checkpoint, key, acc);
+                    throw c;
+                }
                 acc.nextBatch++;
                 progress.report(done(acc), String.format(java.util.Locale.ROOT, "%s: batch %d of %d",
                         acc.phase == 0 ? "pass 1 (top examples, moments)" : acc.phase == 1 ? "pass 2 (histograms, bands)" : "scoring labels on held-out text",

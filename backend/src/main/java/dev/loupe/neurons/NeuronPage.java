@@ -168,7 +168,7 @@ public final class NeuronPage {
         ArrayNode text = o.putArray("text"), acts = o.putArray("acts");
         for (int p = start; p < end; p++) {
             text.add(token(index.windowToken(e.window(), p)));
-            float a = e.context()[p - e.contextStart()];
+            float a = p == e.position() ? e.activation() : e.context()[p - e.contextStart()]; // the example's own value exactly
             acts.add(Float.isNaN(a) ? 0f : a);
         }
     }

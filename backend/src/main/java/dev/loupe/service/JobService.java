@@ -192,7 +192,8 @@ public class JobService {
             update("UPDATE jobs SET state = 'RUNNING', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1, message = ?, "
                     + "updated_at = CURRENT_TIMESTAMP WHERE id = ?", "waiting for a compute slot", id);
             JsonNode params = job.params();
-            String result = scheduler.runWhenFree(kind.expectedBytes(params), live::cancelled, () -> kind.run(params, live));
+            String result = kind.schedulesItself() ? kind.run(params, live)
+                    : scheduler.runWhenFree(kind.expectedBytes(params), live::cancelled, () -> kind.run(params, live));
             finish(id, State.DONE, result, null, "done");
         } catch (Cancelled c) {
             if (!stopping) finish(id, State.CANCELLED, null, null, "cancelled");

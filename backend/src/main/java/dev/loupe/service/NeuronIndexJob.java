@@ -14,7 +14,8 @@ import java.nio.file.Path;
 /**
  * Builds a model's neuron index as a job ({@code neurons-index}, params {@code {"model", "corpus"}}): the same
  * indexer as {@code ./loupe neurons index}, writing to the data directory with its checkpoint beside it, so a job
- * stopped by a restart continues where it was.
+ * stopped by a restart continues where it was. Every batch passes the compute scheduler on its own (the accumulators,
+ * {@link #expectedBytes}, are held outside it for the whole run).
  */
 @ApplicationScoped
 public class NeuronIndexJob implements JobKind {
@@ -22,13 +23,18 @@ public class NeuronIndexJob implements JobKind {
 
     private final ModelEngines engines;
     private final NeuronService neurons;
+    private final ComputeScheduler scheduler;
 
-    public NeuronIndexJob(ModelEngines engines, NeuronService neurons) {
+    public NeuronIndexJob(ModelEngines engines, NeuronService neurons, ComputeScheduler scheduler) {
         this.engines = engines;
         this.neurons = neurons;
+        this.scheduler = scheduler;
     }
 
     @Override public String name() { return NAME; }
+
+    /** Each batch takes a compute slot of its own, so the explorer and neuron pages stay answered during a long index. */
+    @Override public boolean schedulesItself() { return true; }
 
     @Override
     public void check(JsonNode params) {
@@ -58,8 +64,13 @@ public class NeuronIndexJob implements JobKind {
         IndexCorpus corpus = CorpusSources.named(corpusName, neurons.dataDir().resolve("corpora"));
         var m = loaded.model();
         String sha = neurons.sha256(engines.entry(model));
-        NeuronIndexer indexer = new NeuronIndexer(loaded.subject().engine(), m.weights(), model, sha, m.tokenizer().bosId(), corpus,
-                NeuronIndexer.Options.defaults());
+        NeuronIndexer.Options options = NeuronIndexer.Options.defaults();
+        long batchBytes = Explorer.forwardBytes(m.config(), options.batch(), m.config().nCtx(), 0);
+        NeuronIndexer indexer = new NeuronIndexer(loaded.subject().engine(), m.weights(), model, sha, m.tokenizer().bosId(), corpus, options)
+                .gate(batch -> scheduler.runWhenFree(batchBytes, progress::cancelled, () -> {
+                    batch.run();
+                    return null;
+                }));
         Path out = IndexFiles.built(neurons.dataDir(), model);
         indexer.run(out, out.resolveSibling(out.getFileName() + ".checkpoint"), progress);
         neurons.reload(model);

@@ -13,7 +13,14 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import dev.loupe.service.ComputeScheduler;
+
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -173,11 +180,21 @@ class NeuronIndexerTest {
         for (int l = 0; l < idx.meta().layers(); l++) {
             for (int n = 0; n < idx.meta().dMlp(); n += 7) {
                 NeuronIndex.Neuron neuron = idx.neuron(l, n);
-                for (NeuronIndex.Example x : neuron.top()) {
+                List<NeuronIndex.Example> stored = new java.util.ArrayList<>(neuron.top());
+                for (NeuronIndex.Band b : neuron.bands()) stored.addAll(b.examples());
+                // the context is stored in 8 bits: steps of the neuron's largest |activation| / 127
+                double step = Math.max(Math.abs(neuron.max()), Math.abs(neuron.min())) / 127;
+                for (NeuronIndex.Example x : stored) {
                     int[] tokens = idx.windowTokens(x.window());
                     try (RunResult r = engine.run(RunRequest.of(tokens).cacheRegex("blocks\\." + l + "\\.mlp\\.hook_post").stopAfter(l))) {
-                        float a = r.get("blocks." + l + ".mlp.hook_post").get(0, x.position(), n);
-                        assertEquals(x.activation(), a, 1e-5, "L" + l + " N" + n + " window " + x.window());
+                        var t = r.get("blocks." + l + ".mlp.hook_post");
+                        String what = "L" + l + " N" + n + " window " + x.window() + " position " + x.position();
+                        assertEquals(x.activation(), t.get(0, x.position(), n), 1e-5, what);
+                        for (int i = 0; i < x.context().length; i++) {
+                            int p = x.contextStart() + i;
+                            if (p < 0 || p >= tokens.length) assertTrue(Float.isNaN(x.context()[i]), what + ": outside the window");
+                            else assertEquals(t.get(0, p, n), x.context()[i], step / 2 + 1e-5, what + " context " + p);
+                        }
                     }
                 }
             }
@@ -241,6 +258,51 @@ class NeuronIndexerTest {
         NeuronIndex idx = indexer(f, ENGINES.get("a"), other).run(tmp.resolve("x.idx"), checkpoint, Progress.NONE);
         NeuronIndex fresh = indexer(f, ENGINES.get("a"), other).run(tmp.resolve("y.idx"), null, Progress.NONE);
         assertArrayEquals(fresh.bytes(), idx.bytes());
+    }
+
+    @Test
+    void everyBatchPassesTheGateAndInteractiveWorkGetsInBetween(@TempDir Path tmp) throws Exception {
+        NeuronFixture f = FIXTURES.get("a");
+        NeuronIndexer.Options o = f.optionsWithBands().withCheckpointSeconds(0).withBatch(1);
+        byte[] direct = indexer(f, ENGINES.get("a"), o).run(tmp.resolve("direct.idx"), null, Progress.NONE).bytes();
+        // one compute slot: were the index to hold it for its whole run, the interactive request would wait for the end
+        ComputeScheduler scheduler = new ComputeScheduler(new ComputeScheduler.Limits(1, 8, Duration.ofSeconds(60), 1L << 30, 8));
+        AtomicInteger batches = new AtomicInteger();
+        CountDownLatch started = new CountDownLatch(1);
+        NeuronIndexer gated = indexer(f, ENGINES.get("a"), o).gate(batch -> scheduler.runWhenFree(1 << 20, () -> false, () -> {
+            batch.run();
+            batches.incrementAndGet();
+            started.countDown();
+            Thread.sleep(5); // a batch of a real model takes longer than these tiny ones
+            return null;
+        }));
+        CompletableFuture<NeuronIndex> job = CompletableFuture.supplyAsync(() -> {
+            try {
+                return gated.run(tmp.resolve("gated.idx"), null, Progress.NONE);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        assertTrue(started.await(60, TimeUnit.SECONDS));
+        int seenByInteractive = scheduler.run("ui", null, 1 << 20, batches::get);
+        NeuronIndex idx = job.get(120, TimeUnit.SECONDS);
+        int total = batches.get();
+        int w = gated.indexWindowCount();
+        assertTrue(total > 2 * w, "every batch of both passes and of the scoring passed the gate: " + total);
+        assertTrue(seenByInteractive < total, "the interactive request ran between batches (after " + seenByInteractive + " of " + total + ")");
+        assertArrayEquals(direct, idx.bytes(), "the gate changes nothing in the result");
+
+        // cancelled while a batch waits for the gate: a checkpoint is left and the resumed run gives the same index
+        Path out = tmp.resolve("resumed.idx"), checkpoint = tmp.resolve("resumed.ckpt");
+        AtomicInteger admitted = new AtomicInteger();
+        NeuronIndexer refusing = indexer(f, ENGINES.get("a"), o).gate(batch -> {
+            if (admitted.incrementAndGet() > 4) throw new Cancelled();
+            batch.run();
+        });
+        assertThrows(Cancelled.class, () -> refusing.run(out, checkpoint, Progress.NONE));
+        assertTrue(Files.exists(checkpoint));
+        indexer(f, ENGINES.get("a"), o).run(out, checkpoint, Progress.NONE);
+        assertArrayEquals(direct, Files.readAllBytes(out));
     }
 
     @Test
