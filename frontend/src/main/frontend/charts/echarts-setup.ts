@@ -8,6 +8,7 @@ import {
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 import { exportBar } from './chart-export';
 import type { ChartData } from './chart-export';
+import { takeEarlyProperty } from './early-property';
 
 echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, TitleComponent, TooltipComponent, VisualMapComponent,
   DataZoomComponent, LegendComponent, MarkLineComponent, SVGRenderer, CanvasRenderer]);
@@ -42,12 +43,8 @@ export abstract class ChartElement extends HTMLElement {
   get spec(): string { return this.specText; }
 
   connectedCallback() {
-    // a value set before this element was upgraded sits on the instance and hides the setter
-    if (Object.prototype.hasOwnProperty.call(this, 'spec')) {
-      const v = (this as any).spec;
-      delete (this as any).spec;
-      this.specText = v;
-    }
+    const early = takeEarlyProperty(this, 'spec');
+    if (early !== undefined) this.specText = early;
     if (!this.box) {
       // export links (PNG, SVG, CSV, JSON) above the chart
       this.appendChild(exportBar(() => this.id || this.localName, () => this.chart, () => this.svg(),

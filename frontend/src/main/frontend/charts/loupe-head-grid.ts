@@ -1,3 +1,5 @@
+import { takeEarlyProperty } from './early-property';
+
 /**
  * Every head's attention pattern at once, as small pictures (one pixel per query × key, darker is more attention),
  * drawn straight into canvases so hundreds of thousands of cells cost milliseconds. Hovering a head shows it large
@@ -18,11 +20,8 @@ class LoupeHeadGrid extends HTMLElement {
   }
 
   connectedCallback() {
-    if (Object.prototype.hasOwnProperty.call(this, 'spec')) {
-      const v = (this as any).spec;
-      delete (this as any).spec;
-      this.spec = v;
-    }
+    const early = takeEarlyProperty(this, 'spec');
+    if (early !== undefined) this.spec = early;
   }
 
   private static draw(canvas: HTMLCanvasElement, n: number, p: Uint8Array) {

@@ -1,3 +1,5 @@
+import { takeEarlyProperty } from './early-property';
+
 /**
  * The prompt's tokens; hovering one colours every other token by how much the hovered token attends to it
  * (blue, upper row) and how much it attends to the hovered token (red, lower row). Spec: { tokens, pattern }
@@ -14,10 +16,9 @@ class LoupeTokenAttention extends HTMLElement {
   }
 
   connectedCallback() {
-    if (Object.prototype.hasOwnProperty.call(this, 'spec')) {
-      const v = (this as any).spec;
-      delete (this as any).spec;
-      this.spec = v;
+    const early = takeEarlyProperty(this, 'spec');
+    if (early !== undefined) {
+      this.spec = early;
       return;
     }
     this.build();

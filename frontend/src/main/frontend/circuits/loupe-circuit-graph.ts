@@ -1,4 +1,5 @@
 import cytoscape from 'cytoscape';
+import { takeEarlyProperty } from '../charts/early-property';
 
 /**
  * A circuit as a Cytoscape graph laid out by layer: input at the bottom, each layer's heads then its MLP above,
@@ -19,11 +20,8 @@ class LoupeCircuitGraph extends HTMLElement {
   get spec(): string { return this.specText; }
 
   connectedCallback() {
-    if (Object.prototype.hasOwnProperty.call(this, 'spec')) {
-      const v = (this as any).spec;
-      delete (this as any).spec;
-      this.specText = v;
-    }
+    const early = takeEarlyProperty(this, 'spec');
+    if (early !== undefined) this.specText = early;
     if (!this.box) {
       this.style.display = 'block';
       this.style.position = 'relative';
