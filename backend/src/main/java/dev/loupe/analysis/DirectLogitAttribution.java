@@ -34,13 +34,16 @@ public final class DirectLogitAttribution {
 
     /** @param b the second token, or null to attribute logit(A) alone */
     public static Result compute(Subject s, int[] ids, int position, int a, Integer b) {
-        try (RunResult run = s.engine().run(RunRequest.of(ids)
-                .cacheRegex("^(hook_embed|hook_pos_embed|ln_final\\.hook_scale|blocks\\.\\d+\\.(attn\\.hook_result|hook_mlp_out))$"))) {
+        try (RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex(HOOKS))) {
             return attribute(s, ids, position, a, b, run);
         }
     }
 
-    private static Result attribute(Subject s, int[] ids, int position, int a, Integer b, RunResult run) {
+    /** The hooks {@link #attribute} reads. */
+    static final String HOOKS = "^(hook_embed|hook_pos_embed|ln_final\\.hook_scale|blocks\\.\\d+\\.(attn\\.hook_result|hook_mlp_out))$";
+
+    /** Attribution from a run that cached at least {@link #HOOKS}. */
+    static Result attribute(Subject s, int[] ids, int position, int a, Integer b, RunResult run) {
         GptConfig c = s.config();
         GptWeights w = s.weights();
         int n = c.nLayers(), nh = c.nHeads(), d = c.dModel();

@@ -10,12 +10,56 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The logit lens: the residual stream before every block ({@code hook_resid_pre}), and the final output, read
- * through the final LayerNorm (with its own scale, computed from the residual being lensed) and the unembedding.
- * The last row is the model's real output.
+ * The logit lens: a stream of the residual path read through the final LayerNorm (with its own scale, computed
+ * from the vector being lensed, as {@code unembed(ln_final(x))} does) and the unembedding. The streams are
+ * {@code hook_resid_pre} of every block (then the model's output as the last row), or {@code hook_resid_mid},
+ * {@code hook_resid_post}, {@code hook_attn_out} or {@code hook_mlp_out} of every block, or all of them in forward
+ * order. The last block's {@code hook_resid_post} is the final residual, so its lens is the model's output.
  */
 public final class LogitLens {
     private LogitLens() {}
+
+    /** Which vectors are lensed: one hook of every block, or every stream in forward order ({@link #ALL}). */
+    public enum Stream {
+        RESID_PRE("hook_resid_pre"), ATTN_OUT("hook_attn_out"), RESID_MID("hook_resid_mid"), MLP_OUT("hook_mlp_out"),
+        RESID_POST("hook_resid_post"), ALL(null);
+
+        /** The block-local hook name ({@code null} for {@link #ALL}). */
+        public final String hook;
+
+        Stream(String hook) { this.hook = hook; }
+
+        /** The parameter's name, e.g. {@code resid_pre}. */
+        public String key() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+        /** Whether a model with or without MLPs has this stream. */
+        public boolean existsIn(GptConfig c) { return !c.attnOnly() || (this != RESID_MID && this != MLP_OUT); }
+
+        public static Stream parse(String s) {
+            for (Stream v : values()) if (v.key().equals(s)) return v;
+            throw new IllegalArgumentException("unknown stream '" + s + "': one of resid_pre, resid_mid, resid_post, attn_out, mlp_out, all");
+        }
+    }
+
+    /** The hooks lensed for a stream, in row order; {@code output} (the model's logits) ends the resid_pre rows. */
+    public static List<String> rows(GptConfig c, Stream stream) {
+        List<String> out = new ArrayList<>();
+        int n = c.nLayers();
+        if (stream == Stream.ALL) {
+            for (int l = 0; l < n; l++)
+                for (Stream s : List.of(Stream.RESID_PRE, Stream.ATTN_OUT, Stream.RESID_MID, Stream.MLP_OUT))
+                    if (s.existsIn(c)) out.add(HookPoints.name(l, s.hook));
+            out.add(HookPoints.name(n - 1, Stream.RESID_POST.hook));
+            return out;
+        }
+        if (!stream.existsIn(c)) throw new IllegalArgumentException("the model is attention-only: it has no " + stream.key());
+        for (int l = 0; l < n; l++) out.add(HookPoints.name(l, stream.hook));
+        if (stream == Stream.RESID_PRE) out.add(OUTPUT);
+        return out;
+    }
+
+    /** The row name of the model's own output (the final residual). */
+    public static final String OUTPUT = "output";
 
     /** Logit rows unembedded at a time: bounds the memory of long prompts on large vocabularies. */
     private static final long MAX_FLOATS_PER_CHUNK = 48L << 20;
@@ -23,26 +67,35 @@ public final class LogitLens {
     /** @param target probability of the chosen token (null when none was chosen) */
     public record Cell(List<Candidate> top, Double target, Integer targetRank) {}
 
-    /** @param layers row names: the hook lensed ({@code blocks.L.hook_resid_pre}) or {@code output} */
-    public record Result(List<TokenInfo> tokens, List<String> layers, List<List<Cell>> cells, TokenInfo target) {}
+    /**
+     * @param layers row names: the hook lensed (e.g. {@code blocks.L.hook_resid_pre}) or {@code output}
+     * @param stream the stream's parameter name ({@link Stream#key()})
+     */
+    public record Result(List<TokenInfo> tokens, String stream, List<String> layers, List<List<Cell>> cells, TokenInfo target) {}
 
+    /** The lens of every block's resid_pre and the output. */
     public static Result compute(Subject s, int[] ids, Integer target, int k) {
+        return compute(s, ids, Stream.RESID_PRE, target, k);
+    }
+
+    public static Result compute(Subject s, int[] ids, Stream stream, Integer target, int k) {
         GptConfig c = s.config();
         int n = c.nLayers();
         int t = ids.length;
-        // the blocks once, keeping every resid_pre and the final residual; then one unembedding run over all of them
+        List<String> names = rows(c, stream);
+        // the blocks once, keeping the streams and the final residual; then unembedding runs over all of them
         int d = c.dModel();
+        java.util.Set<String> hooks = new java.util.HashSet<>(names);
         List<float[]> residuals = new ArrayList<>();
-        try (RunResult run = s.engine().run(RunRequest.of(ids).cacheRegex("hook_resid_pre$").stopAfter(n - 1))) {
-            for (int l = 0; l < n; l++) residuals.add(run.get(HookPoints.name(l, "hook_resid_pre")).data());
-            residuals.add(run.residual().data());
+        try (RunResult run = s.engine().run(RunRequest.of(ids).cache(hooks::contains).stopAfter(n - 1))) {
+            for (String name : names) residuals.add(name.equals(OUTPUT) ? run.residual().data() : run.get(name).data());
         }
-        List<String> layers = new ArrayList<>();
+        int rows = names.size();
         List<List<Cell>> cells = new ArrayList<>();
         int vocab = c.dVocab();
         int rowsPerChunk = (int) Math.max(1, MAX_FLOATS_PER_CHUNK / ((long) t * vocab));
-        for (int from = 0; from <= n; from += rowsPerChunk) {
-            int to = Math.min(n + 1, from + rowsPerChunk);
+        for (int from = 0; from < rows; from += rowsPerChunk) {
+            int to = Math.min(rows, from + rowsPerChunk);
             Tensor stacked = Tensor.zeros(to - from, t, d);
             for (int l = from; l < to; l++) {
                 float[] src = residuals.get(l);
@@ -53,11 +106,10 @@ public final class LogitLens {
                 logits = lensed.logits();
             }
             for (int l = from; l < to; l++) {
-                layers.add(l < n ? HookPoints.name(l, "hook_resid_pre") : "output");
                 cells.add(row(s, logits.data(), (l - from) * t * vocab, t, vocab, target, k));
             }
         }
-        return new Result(s.tokens(ids), layers, cells, target == null ? null : s.token(target));
+        return new Result(s.tokens(ids), stream.key(), names, cells, target == null ? null : s.token(target));
     }
 
     private static List<Cell> row(Subject s, float[] logits, int off, int t, int vocab, Integer target, int k) {

@@ -68,12 +68,15 @@ public class ExplorerResource {
     @APIResponse(responseCode = "200", description = "the result; header " + CACHE_HEADER + ": hit or miss",
             headers = @Header(name = CACHE_HEADER, description = "hit or miss"),
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = LogitLensAnswer.class)))
-    @Operation(summary = "Logit lens: top-5 tokens and probabilities of hook_resid_pre of every layer and of the output, at every position; "
-            + "with token, also that token's probability")
+    @Operation(summary = "Logit lens: top-5 tokens and probabilities of a stream of every layer (hook_resid_pre and the output by default; "
+            + "resid_mid, resid_post, attn_out, mlp_out or all), each read through ln_final with its own scale, at every position; "
+            + "with token, also that token's probability and rank")
     public Response logitLens(@PathParam("model") String model, @Context HttpServerRequest request,
                               @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
-                              @Parameter(description = "a token to follow (its text, · for a space, or #id)") @QueryParam("token") String token) {
-        return answer(explorer.logitLensQuery(model, text, token), request);
+                              @Parameter(description = "a token to follow (its text, · for a space, or #id)") @QueryParam("token") String token,
+                              @Parameter(description = "the stream lensed in every block: resid_pre (default, then the output), resid_mid, "
+                                      + "resid_post, attn_out, mlp_out, or all of them in forward order") @QueryParam("stream") String stream) {
+        return answer(explorer.logitLensQuery(model, text, token, stream), request);
     }
 
     @GET
@@ -102,6 +105,55 @@ public class ExplorerResource {
                         @Parameter(description = "token A (text, · for a space, or #id); default the top prediction") @QueryParam("a") String a,
                         @Parameter(description = "token B; absent: logit(A) alone") @QueryParam("b") String b) {
         return answer(explorer.dlaQuery(model, text, position, a, b), request);
+    }
+
+    @GET
+    @Path("/dla/sources")
+    @Operation(summary = "Direct logit attribution with every head split by source position: sources[layer][head][s] = "
+            + "A[position, s] · v_s W_O^h read through the final LayerNorm scale and the unembedding direction; a head's sources "
+            + "sum to its attribution (dla.heads)")
+    public Response dlaSources(@PathParam("model") String model, @Context HttpServerRequest request,
+                               @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
+                               @Parameter(description = "position (negative counts from the end), default the last") @QueryParam("position") Integer position,
+                               @Parameter(description = "token A (text, · for a space, or #id); default the top prediction") @QueryParam("a") String a,
+                               @Parameter(description = "token B; absent: logit(A) alone") @QueryParam("b") String b) {
+        return answer(explorer.dlaSourcesQuery(model, text, position, a, b), request);
+    }
+
+    @GET
+    @Path("/generate")
+    @Operation(summary = "Continues the prompt greedily (temperature 0) or by sampling: softmax(logit / temperature) over the top-k tokens, "
+            + "one SplitMix64 draw per step from the seed, so a seed gives one continuation; stops after maxNew tokens, at the end "
+            + "of the context, or at <|endoftext|> (stopAtEos)")
+    public Response generate(@PathParam("model") String model, @Context HttpServerRequest request,
+                             @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
+                             @Parameter(description = "new tokens at most, default 20 (bounded by the context)") @QueryParam("maxNew") Integer maxNew,
+                             @Parameter(description = "0 (default): greedy; else the sampling temperature, up to 10") @QueryParam("temperature") Double temperature,
+                             @Parameter(description = "sample among the k most likely tokens; 0 (default): every token") @QueryParam("topK") Integer topK,
+                             @Parameter(description = "random seed, default 0") @QueryParam("seed") Long seed,
+                             @Parameter(description = "stop when the model writes its end-of-text token, default true") @QueryParam("stopAtEos") Boolean stopAtEos) {
+        return answer(explorer.generateQuery(model, text, maxNew, temperature, topK, seed, stopAtEos), request);
+    }
+
+    @GET
+    @Path("/compare")
+    @Produces({MediaType.APPLICATION_JSON, "text/csv"})
+    @Operation(summary = "One metric over a list of prompts, each run alone: logit_diff (logit(a) − logit(b) at the last position), "
+            + "prob (p(a) there) or loss (mean next-token loss); JSON, or CSV with format=csv")
+    public Response compare(@PathParam("model") String model, @Context HttpServerRequest request,
+                            @Parameter(description = "the prompts, one text parameter each", required = true) @QueryParam("text") java.util.List<String> texts,
+                            @Parameter(description = "logit_diff (default), prob or loss") @QueryParam("metric") String metric,
+                            @Parameter(description = "token A (text, · for a space, or #id)") @QueryParam("a") String a,
+                            @Parameter(description = "token B (logit_diff)") @QueryParam("b") String b,
+                            @Parameter(description = "json (default) or csv") @QueryParam("format") String format) {
+        String f = format == null || format.isBlank() ? "json" : format;
+        if (!f.equals("json") && !f.equals("csv")) throw ApiException.badRequest("format must be json or csv, not '" + f + "'");
+        var q = explorer.compareQuery(model, texts, metric, a, b);
+        if (f.equals("json")) return answer(q, request);
+        var r = explorer.answer(q, Clients.of(request));
+        return Response.ok(dev.loupe.analysis.PromptComparison.csv(r.result()), "text/csv; charset=UTF-8")
+                .header("Content-Disposition", "attachment; filename=\"compare-" + model + ".csv\"")
+                .header(CACHE_HEADER, r.cached() ? "hit" : "miss").header("X-Loupe-Result", r.key()).build();
     }
 
     @GET

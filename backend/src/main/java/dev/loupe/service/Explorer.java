@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.analysis.AllHeadsAttention;
 import dev.loupe.analysis.AttentionPatterns;
 import dev.loupe.analysis.DirectLogitAttribution;
+import dev.loupe.analysis.DlaBySource;
 import dev.loupe.analysis.HeadDetectors;
 import dev.loupe.analysis.LogitLens;
 import dev.loupe.analysis.Predictions;
+import dev.loupe.analysis.PromptComparison;
 import dev.loupe.analysis.Subject;
+import dev.loupe.generation.Generation;
 import dev.loupe.api.ApiException;
 import dev.loupe.model.GptConfig;
 import dev.loupe.model.ModelFolder;
@@ -180,10 +183,36 @@ public class Explorer {
     }
 
     public Query<LogitLens.Result> logitLensQuery(String model, String text, String token) {
+        return logitLensQuery(model, text, token, null);
+    }
+
+    /** @param stream resid_pre (default), resid_mid, resid_post, attn_out, mlp_out or all */
+    public Query<LogitLens.Result> logitLensQuery(String model, String text, String token, String stream) {
         int[] ids = tokenize(model, text);
         Integer target = token == null || token.isEmpty() ? null : token(model, token, "token");
-        return new Query<>(model, "logit-lens", params("ids", ids, "target", target, "k", LENS_TOP_K), LogitLens.Result.class,
-                () -> LogitLens.compute(subject(model), ids, target, LENS_TOP_K), forwardBytes(config(model), 1, ids.length, config(model).nLayers() + 2));
+        LogitLens.Stream st = lensStream(model, stream);
+        GptConfig c = config(model);
+        int rows = LogitLens.rows(c, st).size();
+        // the default stream keeps its earlier cache key
+        Map<String, Object> p = st == LogitLens.Stream.RESID_PRE ? params("ids", ids, "target", target, "k", LENS_TOP_K)
+                : params("ids", ids, "target", target, "k", LENS_TOP_K, "stream", st.key());
+        return new Query<>(model, "logit-lens", p, LogitLens.Result.class,
+                () -> LogitLens.compute(subject(model), ids, st, target, LENS_TOP_K),
+                forwardBytes(c, 1, ids.length, Math.min(rows, 12) + 1) + 4L * rows * ids.length * c.dModel());
+    }
+
+    /** A lens stream by its name, or a 400 listing the model's streams. */
+    public LogitLens.Stream lensStream(String model, String stream) {
+        if (stream == null || stream.isBlank()) return LogitLens.Stream.RESID_PRE;
+        LogitLens.Stream st;
+        try {
+            st = LogitLens.Stream.parse(stream.trim());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        if (!st.existsIn(config(model)))
+            throw ApiException.badRequest(model + " is attention-only: it has no " + st.key() + "; streams: resid_pre, resid_post, attn_out, all");
+        return st;
     }
 
     public Answer<AttentionPatterns.Result> attention(String model, String text, Integer layer, Integer head) {
@@ -211,12 +240,93 @@ public class Explorer {
     }
 
     public Query<DirectLogitAttribution.Result> dlaQuery(String model, String text, Integer position, String a, String b) {
+        DlaInput in = dlaInput(model, text, position, a, b);
+        return new Query<>(model, "dla", params("ids", in.ids, "position", in.position, "a", in.a, "b", in.b), DirectLogitAttribution.Result.class,
+                () -> DirectLogitAttribution.compute(subject(model), in.ids, in.position, in.a, in.b), forwardBytes(config(model), 1, in.ids.length, 2));
+    }
+
+    /** The attribution with every head split by source position (which earlier token its contribution came from). */
+    public Query<DlaBySource.Result> dlaSourcesQuery(String model, String text, Integer position, String a, String b) {
+        DlaInput in = dlaInput(model, text, position, a, b);
+        return new Query<>(model, "dla-sources", params("ids", in.ids, "position", in.position, "a", in.a, "b", in.b), DlaBySource.Result.class,
+                () -> DlaBySource.compute(subject(model), in.ids, in.position, in.a, in.b), forwardBytes(config(model), 1, in.ids.length, 2));
+    }
+
+    private record DlaInput(int[] ids, int position, int a, Integer b) {}
+
+    private DlaInput dlaInput(String model, String text, Integer position, String a, String b) {
         int[] ids = tokenize(model, text);
         int p = checkPosition(ids, position);
         int ta = a == null || a.isEmpty() ? topPrediction(model, text, p) : token(model, a, "token A");
         Integer tb = b == null || b.isEmpty() ? null : token(model, b, "token B");
-        return new Query<>(model, "dla", params("ids", ids, "position", p, "a", ta, "b", tb), DirectLogitAttribution.Result.class,
-                () -> DirectLogitAttribution.compute(subject(model), ids, p, ta, tb), forwardBytes(config(model), 1, ids.length, 2));
+        return new DlaInput(ids, p, ta, tb);
+    }
+
+    /** Tokens a generation adds by default, and at most (besides the context). */
+    public static final int GENERATE_DEFAULT = 20, GENERATE_MAX = 512;
+
+    /**
+     * A continuation of the prompt (see {@link Generation} for the sampling rule): {@code maxNew} tokens at most,
+     * bounded by the context; temperature 0 is greedy; top-k 0 keeps every token.
+     */
+    public Query<Generation.Result> generateQuery(String model, String text, Integer maxNew, Double temperature, Integer topK,
+                                                  Long seed, Boolean stopAtEos) {
+        int[] ids = tokenize(model, text);
+        GptConfig c = config(model);
+        int room = c.nCtx() - ids.length;
+        if (room < 1)
+            throw ApiException.badRequest("the prompt fills the context of " + model + " (" + c.nCtx() + " tokens): there is no room to generate");
+        int n = maxNew == null ? Math.min(GENERATE_DEFAULT, room) : maxNew;
+        if (n < 1 || n > Math.min(room, GENERATE_MAX))
+            throw ApiException.badRequest("maxNew " + n + " is out of range: the prompt is " + ids.length + " tokens and the context "
+                    + c.nCtx() + ", so 1–" + Math.min(room, GENERATE_MAX) + " new tokens");
+        double t = temperature == null ? 0 : temperature;
+        if (!(t >= 0 && t <= 10)) throw ApiException.badRequest("temperature " + t + " is out of range: 0 (greedy) to 10");
+        int k = topK == null ? 0 : topK;
+        if (k < 0 || k > c.dVocab()) throw ApiException.badRequest("topK " + k + " is out of range: 0 (every token) to " + c.dVocab());
+        var o = new Generation.Options(n, t, k, seed == null ? 0 : seed, stopAtEos == null || stopAtEos);
+        return new Query<>(model, "generate", params("ids", ids, "maxNew", o.maxNew(), "temperature", o.temperature(), "topK", o.topK(),
+                "seed", o.seed(), "stopAtEos", o.stopAtEos()), Generation.Result.class,
+                () -> Generation.generate(subject(model), ids, o, dev.loupe.jobs.Progress.NONE), forwardBytes(c, 1, ids.length + n, 1));
+    }
+
+    /** Prompts a comparison takes at most. */
+    public static final int MAX_COMPARE = 200;
+
+    /**
+     * One metric over a list of prompts (blank lines left out): {@code logit_diff} (a and b), {@code prob} (a) at the
+     * last position, or {@code loss}.
+     */
+    public Query<PromptComparison.Result> compareQuery(String model, java.util.List<String> texts, String metric, String a, String b) {
+        java.util.List<String> kept = texts == null ? java.util.List.of() : texts.stream().filter(t -> t != null && !t.isBlank()).toList();
+        if (kept.isEmpty()) throw ApiException.badRequest("no prompts: give one or more (text=...&text=..., one per line in the view)");
+        if (kept.size() > MAX_COMPARE) throw ApiException.badRequest(kept.size() + " prompts are more than " + MAX_COMPARE);
+        PromptComparison.Metric m;
+        try {
+            m = PromptComparison.Metric.parse(metric == null || metric.isBlank() ? "logit_diff" : metric.trim());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        Integer ta = null, tb = null;
+        if (m != PromptComparison.Metric.LOSS) ta = token(model, a, "token A (" + m.key() + " needs it)");
+        if (m == PromptComparison.Metric.LOGIT_DIFF) tb = token(model, b, "token B (logit_diff needs it)");
+        java.util.List<int[]> ids = new java.util.ArrayList<>();
+        java.util.List<Object> idLists = new java.util.ArrayList<>();
+        for (int i = 0; i < kept.size(); i++) {
+            int[] one;
+            try {
+                one = tokenize(model, kept.get(i));
+            } catch (ApiException e) {
+                throw ApiException.badRequest("prompt " + (i + 1) + ": " + e.getMessage());
+            }
+            ids.add(one);
+            idLists.add(Arrays.stream(one).boxed().toList());
+        }
+        int longest = ids.stream().mapToInt(x -> x.length).max().orElse(1);
+        Integer fa = ta, fb = tb;
+        return new Query<>(model, "compare", params("prompts", idLists, "texts", kept, "metric", m.key(), "a", ta, "b", tb),
+                PromptComparison.Result.class, () -> PromptComparison.compute(subject(model), kept, ids, m, fa, fb),
+                forwardBytes(config(model), 1, longest, 2));
     }
 
     public Answer<HeadDetectors.Result> detectors(String model, Integer length, Integer batch, Long seed) {

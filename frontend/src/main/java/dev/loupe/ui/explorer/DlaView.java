@@ -1,5 +1,6 @@
 package dev.loupe.ui.explorer;
 
+import com.vaadin.flow.component.checkbox.Checkbox;
 import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.H3;
 import com.vaadin.flow.component.html.Paragraph;
@@ -8,6 +9,7 @@ import com.vaadin.flow.component.textfield.TextArea;
 import com.vaadin.flow.component.textfield.TextField;
 import com.vaadin.flow.router.Route;
 import dev.loupe.analysis.DirectLogitAttribution;
+import dev.loupe.analysis.DlaBySource;
 import dev.loupe.service.Explorer;
 import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.charts.Bars;
@@ -27,6 +29,7 @@ public class DlaView extends ExplorerPage {
     private TextArea prompt;
     private Select<Integer> position;
     private TextField tokenA, tokenB;
+    private Checkbox bySource;
 
     public DlaView(Explorer explorer) {
         super(explorer);
@@ -49,7 +52,12 @@ public class DlaView extends ExplorerPage {
         tokenB.setHelperText("empty: logit(A) alone");
         tokenB.setId("token-b");
         tokenB.setValue(state.get("b", ""));
-        body.add(row(prompt, runButton(this::run)), row(position, tokenA, tokenB));
+        bySource = new Checkbox("Split heads by source position");
+        bySource.setId("by-source");
+        bySource.setTooltipText("which earlier token each head's contribution came from: attention × value · W_O");
+        bySource.setValue(sourcesOn());
+        bySource.addValueChangeListener(e -> run());
+        body.add(row(prompt, runButton(this::run)), row(position, tokenA, tokenB, bySource));
         showResults(this::render);
     }
 
@@ -57,7 +65,8 @@ public class DlaView extends ExplorerPage {
         if (!validPrompt(prompt.getValue())) return;
         // a new prompt starts at its last position again
         Integer pos = prompt.getValue().equals(state.get("text")) ? position.getValue() : null;
-        state.set("text", prompt.getValue(), "position", pos, "a", tokenA.getValue(), "b", tokenB.getValue());
+        state.set("text", prompt.getValue(), "position", pos, "a", tokenA.getValue(), "b", tokenB.getValue(),
+                "sources", bySource.getValue() ? "true" : null);
         rerun();
     }
 
@@ -70,8 +79,20 @@ public class DlaView extends ExplorerPage {
         position.setItemLabelGenerator(p -> p + ": " + tokens.get(p).token());
         position.setValue(pos);
 
-        var answer = ask(explorer.dlaQuery(model, text, pos, state.get("a"), state.get("b")));
-        DirectLogitAttribution.Result r = answer.result();
+        // split by source: one run gives the attribution and the split
+        Explorer.Answer<?> answer;
+        DirectLogitAttribution.Result r;
+        double[][][] sources = null;
+        if (sourcesOn()) {
+            var a = ask(explorer.dlaSourcesQuery(model, text, pos, state.get("a"), state.get("b")));
+            answer = a;
+            r = a.result().dla();
+            sources = a.result().sources();
+        } else {
+            var a = ask(explorer.dlaQuery(model, text, pos, state.get("a"), state.get("b")));
+            answer = a;
+            r = a.result();
+        }
         if (tokenA.getValue().isEmpty()) tokenA.setPlaceholder(r.a().token());
         var c = config();
         String metric = r.b() == null ? "logit(" + r.a().token() + ")" : "logit(" + r.a().token() + ") − logit(" + r.b().token() + ")";
@@ -92,6 +113,7 @@ public class DlaView extends ExplorerPage {
                 .range(-maxAbs, maxAbs).diverging().legend().xRotate(0).height(Math.max(220, 120 + 34 * c.nLayers()))
                 .grid(60, 90).nameGaps(28, 40));
         out.add(map);
+        if (sources != null) out.add(sourcesChart(sources, tokens, pos));
 
         List<String> labels = new ArrayList<>(List.of("token embedding", "position embedding"));
         List<Double> values = new ArrayList<>(List.of(r.embed(), r.posEmbed()));
@@ -119,5 +141,44 @@ public class DlaView extends ExplorerPage {
                 r.total(), metric, r.logitDiff(), answer.cached() ? " · from the cache" : ""));
         total.setId("dla-total");
         out.add(total);
+    }
+
+    private boolean sourcesOn() { return "true".equals(state.get("sources")); }
+
+    /** Every head's contribution split by source position: rows L.H, columns the positions up to the chosen one. */
+    private Div sourcesChart(double[][][] sources, List<dev.loupe.analysis.TokenInfo> tokens, int pos) {
+        var c = config();
+        int rows = c.nLayers() * c.nHeads(), cols = pos + 1;
+        double[][] values = new double[rows][cols];
+        String[][] tips = new String[rows][cols];
+        double maxAbs = 1e-6;
+        List<String> y = new ArrayList<>();
+        for (int l = 0; l < c.nLayers(); l++)
+            for (int h = 0; h < c.nHeads(); h++) {
+                int row = l * c.nHeads() + h;
+                y.add(l + "." + h);
+                double sum = 0;
+                for (double v : sources[l][h]) sum += v;
+                for (int src = 0; src < cols; src++) {
+                    double v = sources[l][h][src];
+                    values[row][src] = v;
+                    maxAbs = Math.max(maxAbs, Math.abs(v));
+                    tips[row][src] = String.format(Locale.ROOT, "head %d.%d from %d %s: %.4f (head total %.4f)", l, h, src, tokens.get(src).token(), v, sum);
+                }
+            }
+        List<String> x = new ArrayList<>();
+        for (int p = 0; p < cols; p++) x.add(p + " " + tokens.get(p).token());
+        Div box = new Div(new H3("Heads by source position"),
+                new Paragraph("Each head's contribution split by the earlier token it came from (attention × value · W_O, through the same "
+                        + "LayerNorm scale); a row sums to the head's cell above."));
+        Heatmap map = new Heatmap();
+        map.setId("dla-sources");
+        Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("source position", "head").values(values).tips(tips)
+                .range(-maxAbs, maxAbs).diverging().legend().height(Math.max(240, 130 + Math.min(22, 600 / rows + 8) * rows))
+                .grid(70, 110).nameGaps(80, 45).labelSize(10);
+        if (cols > 60) spec.zoomX(60);
+        map.show(spec);
+        box.add(map);
+        return box;
     }
 }

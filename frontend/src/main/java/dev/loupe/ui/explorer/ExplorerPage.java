@@ -48,6 +48,7 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
     static final List<String[]> VIEWS = List.of(
             new String[]{"", "Model"}, new String[]{"prompt", "Prompt"}, new String[]{"lens", "Logit lens"},
             new String[]{"attention", "Attention"}, new String[]{"heads", "All heads"}, new String[]{"dla", "Direct logit attribution"},
+            new String[]{"generate", "Generate"}, new String[]{"compare", "Compare"},
             new String[]{"detectors", "Head detectors"}, new String[]{"patching", "Patching"}, new String[]{"circuits", "Circuits"});
 
     protected final Explorer explorer;
@@ -120,6 +121,11 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         query.forEach((k, v) -> q.put(k, List.of(v)));
         String qs = new QueryParameters(q).getQueryString();
         return "/" + path + (qs.isEmpty() ? "" : "?" + qs);
+    }
+
+    /** The REST address of an endpoint of a model with query parameters (for JSON links beside a view). */
+    public static String apiLink(String model, String endpoint, Map<String, String> query) {
+        return "/api/v1" + link(model, endpoint, query).replaceFirst("^/model/", "/models/");
     }
 
     /** How long a page waits for a compute slot before it says "busy" and retries (it holds the page meanwhile). */

@@ -3,6 +3,7 @@ package dev.loupe.ui.explorer;
 import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.Paragraph;
 import com.vaadin.flow.component.radiobutton.RadioButtonGroup;
+import com.vaadin.flow.component.select.Select;
 import com.vaadin.flow.component.textfield.TextArea;
 import com.vaadin.flow.component.textfield.TextField;
 import com.vaadin.flow.router.Route;
@@ -33,6 +34,7 @@ public class LogitLensView extends ExplorerPage {
     private RadioButtonGroup<String> mode;
     private TextField token;
     private RadioButtonGroup<String> scale;
+    private Select<String> stream;
 
     public LogitLensView(Explorer explorer) {
         super(explorer);
@@ -62,7 +64,16 @@ public class LogitLensView extends ExplorerPage {
             token.setEnabled(CHOSEN.equals(e.getValue()));
             scale.setEnabled(token.isEnabled());
         });
-        body.add(row(prompt, runButton(this::run)), row(mode, token, scale));
+        // which vectors of every block are lensed
+        stream = new Select<>();
+        stream.setLabel("Stream");
+        stream.setId("lens-stream");
+        List<String> streams = new ArrayList<>();
+        for (LogitLens.Stream st : LogitLens.Stream.values()) if (st.existsIn(config())) streams.add(st.key());
+        stream.setItems(streams);
+        stream.setItemLabelGenerator(k -> k.equals("all") ? "all (forward order)" : k.equals("resid_pre") ? "resid_pre (+ output)" : k);
+        stream.setValue(streams.contains(state.get("stream")) ? state.get("stream") : "resid_pre");
+        body.add(row(prompt, runButton(this::run)), row(stream, mode, token, scale));
         showResults(this::render);
     }
 
@@ -73,13 +84,14 @@ public class LogitLensView extends ExplorerPage {
             fail("type the token whose probability to show");
             return;
         }
-        state.set("text", prompt.getValue(), "token", chosen ? token.getValue() : null,
+        state.set("text", prompt.getValue(), "stream", "resid_pre".equals(stream.getValue()) ? null : stream.getValue(),
+                "token", chosen ? token.getValue() : null,
                 "scale", chosen && "linear".equals(scale.getValue()) ? "linear" : null);
         rerun();
     }
 
     private void render(Div out) {
-        var answer = ask(explorer.logitLensQuery(model, state.get("text"), state.get("token")));
+        var answer = ask(explorer.logitLensQuery(model, state.get("text"), state.get("token"), state.get("stream")));
         LogitLens.Result r = answer.result();
         int layers = r.layers().size(), t = r.tokens().size();
         boolean chosen = r.target() != null;
@@ -88,7 +100,7 @@ public class LogitLensView extends ExplorerPage {
         List<String> x = new ArrayList<>();
         for (int p = 0; p < t; p++) x.add(p + " " + r.tokens().get(p).token());
         List<String> y = new ArrayList<>();
-        for (String l : r.layers()) y.add(l.equals("output") ? "output" : "L" + l.split("\\.")[1] + " resid_pre");
+        for (String l : r.layers()) y.add(rowLabel(l));
 
         double[][] values = new double[layers][t];
         String[][] text = new String[layers][t];
@@ -106,14 +118,15 @@ public class LogitLensView extends ExplorerPage {
                 tips[l][p] = tip.toString();
             }
         }
-        out.add(new Paragraph(chosen
+        out.add(new Paragraph((chosen
                 ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position"
                   + (log ? ", coloured on a log scale; each cell shows the token's rank among the " + config().dVocab() + " tokens (#1 is the top)." : ".")
-                : "The most likely next token at every layer and position; colour: its probability."));
+                : "The most likely next token at every layer and position; colour: its probability.")
+                + " Each row is " + streamText(r.stream()) + ", read through the final LayerNorm (with its own scale) and the unembedding."));
         Heatmap map = new Heatmap();
         map.setId("lens-map");
         Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("position", "layer").values(values).text(text).tips(tips)
-                .legend().height(Math.max(260, 110 + 34 * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10);
+                .legend().height(Math.max(260, 110 + (layers > 20 ? 24 : 34) * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10);
         if (log) spec.range(Math.log10(FLOOR), 0).legendText("100%", "0.0001%"); // FLOOR
         else spec.range(0, 1);
         // long prompts open on the last positions, with a slider over the rest
@@ -126,6 +139,24 @@ public class LogitLensView extends ExplorerPage {
                 + " (" + pct(finalTop.prob()) + ")" + (answer.cached() ? " · from the cache" : ""));
         summary.setId("lens-summary");
         out.add(summary);
+    }
+
+    private static String streamText(String stream) {
+        return switch (stream) {
+            case "resid_pre" -> "the residual stream before a block (the last row: the model's output)";
+            case "resid_mid" -> "the residual stream between a block's attention and its MLP";
+            case "resid_post" -> "the residual stream after a block (the last row is the model's output)";
+            case "attn_out" -> "a block's attention output alone";
+            case "mlp_out" -> "a block's MLP output alone";
+            default -> "one stream of a block, in forward order (the last row is the model's output)";
+        };
+    }
+
+    /** {@code blocks.3.hook_attn_out} as "L3 attn_out"; the output as it is. */
+    static String rowLabel(String hook) {
+        if (hook.equals(LogitLens.OUTPUT)) return hook;
+        String[] p = hook.split("\\.");
+        return "L" + p[1] + " " + p[2].substring("hook_".length());
     }
 
     private static String shorten(String s) { return s.length() > 9 ? s.substring(0, 8) + "…" : s; }

@@ -1,0 +1,186 @@
+package dev.loupe.ui.explorer;
+
+import com.vaadin.flow.component.grid.ColumnTextAlign;
+import com.vaadin.flow.component.grid.Grid;
+import com.vaadin.flow.component.grid.GridSortOrder;
+import com.vaadin.flow.component.grid.GridVariant;
+import com.vaadin.flow.component.html.Anchor;
+import com.vaadin.flow.component.html.Div;
+import com.vaadin.flow.component.html.Paragraph;
+import com.vaadin.flow.component.select.Select;
+import com.vaadin.flow.component.textfield.TextArea;
+import com.vaadin.flow.component.textfield.TextField;
+import com.vaadin.flow.data.provider.SortDirection;
+import com.vaadin.flow.router.QueryParameters;
+import com.vaadin.flow.router.Route;
+import dev.loupe.analysis.PromptComparison;
+import dev.loupe.service.Explorer;
+import dev.loupe.ui.MainLayout;
+import dev.loupe.ui.charts.Bars;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Compare prompts: one metric (a logit difference, a token's probability, the loss) over a list of prompts, as a
+ * sortable table with a CSV download and bars; each prompt links to its attribution or prompt view.
+ */
+@Route(value = "model/:model/compare", layout = MainLayout.class)
+public class CompareView extends ExplorerPage {
+    private TextArea prompts;
+    private Select<String> metric;
+    private TextField tokenA, tokenB;
+
+    public CompareView(Explorer explorer) {
+        super(explorer);
+    }
+
+    @Override protected String route() { return "compare"; }
+    @Override protected String title() { return "Compare prompts"; }
+
+    @Override
+    protected void show() {
+        body.removeAll();
+        // the navigation's prompt seeds the list
+        if (state.get("prompts") == null) state.set("prompts", state.get("text") == null ? samplePrompts() : state.get("text"), "text", null);
+        prompts = new TextArea("Prompts, one per line (" + (explorer.tokenizer(model).bosId() < 0 ? "no BOS token" : bosToken() + " is prepended to each") + ")");
+        prompts.setId("prompts");
+        prompts.setValue(state.get("prompts"));
+        prompts.setWidthFull();
+        prompts.setMaxHeight("14em");
+        metric = new Select<>();
+        metric.setLabel("Metric");
+        metric.setId("metric");
+        List<String> keys = new ArrayList<>();
+        for (PromptComparison.Metric m : PromptComparison.Metric.values()) keys.add(m.key());
+        metric.setItems(keys);
+        metric.setItemLabelGenerator(k -> PromptComparison.Metric.parse(k).description);
+        metric.setValue(keys.contains(state.get("metric")) ? state.get("metric") : "logit_diff");
+        tokenA = new TextField("Token A");
+        tokenA.setId("token-a");
+        tokenA.setHelperText("· for a space, or #id");
+        tokenA.setValue(state.get("a", ""));
+        tokenB = new TextField("Token B");
+        tokenB.setId("token-b");
+        tokenB.setValue(state.get("b", ""));
+        Runnable enable = () -> {
+            tokenA.setEnabled(!metric.getValue().equals("loss"));
+            tokenB.setEnabled(metric.getValue().equals("logit_diff"));
+        };
+        enable.run();
+        metric.addValueChangeListener(e -> enable.run());
+        body.add(row(prompts, runButton(this::run)), row(metric, tokenA, tokenB));
+        showResults(this::render);
+    }
+
+    private String samplePrompts() {
+        if (explorer.tokenizer(model) instanceof dev.loupe.tokenizer.ListTokenizer) return samplePrompt();
+        return String.join("\n", "When Mary and John went to the store, John gave a drink to",
+                "When Mary and John went to the store, Mary gave a drink to",
+                "When Tom and James went to the park, James gave the ball to",
+                "When Tom and James went to the park, Tom gave the ball to");
+    }
+
+    private void run() {
+        for (String line : lines(prompts.getValue())) if (!validPrompt(line)) return;
+        String m = metric.getValue();
+        state.set("prompts", prompts.getValue(), "metric", m.equals("logit_diff") ? null : m,
+                "a", m.equals("loss") ? null : tokenA.getValue(), "b", m.equals("logit_diff") ? tokenB.getValue() : null);
+        rerun();
+    }
+
+    private static List<String> lines(String text) {
+        return text == null ? List.of() : text.lines().filter(l -> !l.isBlank()).toList();
+    }
+
+    private void render(Div out) {
+        String m = state.get("metric", "logit_diff");
+        String a = state.get("a"), b = state.get("b");
+        boolean needsA = !m.equals("loss");
+        if (needsA && (a == null || (m.equals("logit_diff") && b == null))) {
+            // defaults for the sample list: the two names
+            if (a == null && b == null && state.get("prompts").startsWith("When Mary and John")) {
+                a = "·Mary";
+                b = m.equals("logit_diff") ? "·John" : null;
+                tokenA.setValue(a);
+                if (b != null) tokenB.setValue(b);
+            } else {
+                out.add(new Paragraph("Type token A" + (m.equals("logit_diff") ? " and token B" : "") + ", then Run."));
+                return;
+            }
+        }
+        List<String> texts = lines(state.get("prompts"));
+        var answer = ask(explorer.compareQuery(model, texts, m, a, b));
+        PromptComparison.Result r = answer.result();
+        String metricName = switch (m) {
+            case "logit_diff" -> "logit(" + r.a().token() + ") − logit(" + r.b().token() + ")";
+            case "prob" -> "p(" + r.a().token() + ")";
+            default -> "mean loss";
+        };
+        Paragraph summary = new Paragraph(r.rows().size() + " prompts · " + r.description() + (r.mean() == null ? "" : " · mean " + fmt(r.mean()))
+                + (answer.cached() ? " · from the cache" : ""));
+        summary.setId("compare-summary");
+        out.add(summary);
+
+        Grid<PromptComparison.Row> grid = new Grid<>();
+        grid.setId("compare-table");
+        grid.addThemeVariants(GridVariant.LUMO_COMPACT, GridVariant.LUMO_ROW_STRIPES, GridVariant.LUMO_WRAP_CELL_CONTENT);
+        grid.addColumn(row -> row.index() + 1).setHeader("#").setWidth("56px").setFlexGrow(0).setSortable(true)
+                .setComparator(Comparator.comparingInt(PromptComparison.Row::index));
+        grid.addComponentColumn(row -> {
+            Map<String, String> q = new LinkedHashMap<>();
+            q.put("text", row.text());
+            if (!m.equals("loss")) {
+                q.put("a", state.get("a", r.a().token()));
+                if (r.b() != null) q.put("b", state.get("b", r.b().token()));
+            }
+            Anchor link = new Anchor(link(model, m.equals("loss") ? "prompt" : "dla", q), row.text());
+            link.getElement().setAttribute("title", m.equals("loss") ? "open in the prompt view" : "open its direct logit attribution");
+            return link;
+        }).setHeader("prompt").setFlexGrow(1).setSortable(true).setComparator(Comparator.comparing(PromptComparison.Row::text));
+        Grid.Column<PromptComparison.Row> value = grid.addColumn(row -> row.value() == null ? "" : m.equals("prob") ? pct(row.value()) : fmt(row.value()))
+                .setHeader(metricName).setAutoWidth(true).setFlexGrow(0).setTextAlign(ColumnTextAlign.END).setSortable(true)
+                .setComparator(Comparator.comparing(row -> row.value() == null ? Double.NEGATIVE_INFINITY : row.value()));
+        value.setId("value");
+        grid.addColumn(PromptComparison.Row::tokens).setHeader("tokens").setAutoWidth(true).setFlexGrow(0).setSortable(true)
+                .setComparator(Comparator.comparingInt(PromptComparison.Row::tokens));
+        grid.addColumn(row -> row.top().token() + " " + pct(row.top().prob())).setHeader("top prediction").setAutoWidth(true).setFlexGrow(0);
+        grid.setItems(r.rows());
+        grid.setAllRowsVisible(r.rows().size() <= 30);
+        if (r.rows().size() > 30) grid.setHeight("520px");
+        out.add(grid);
+
+        Anchor csv = new Anchor(apiUrl(texts, m, a, b, "csv"), "Download CSV");
+        csv.setId("compare-csv");
+        csv.getElement().setAttribute("download", "compare-" + model + ".csv");
+        Anchor json = new Anchor(apiUrl(texts, m, a, b, null), "JSON");
+        json.setId("compare-json");
+        json.setTarget("_blank");
+        json.getStyle().set("margin-left", "1em");
+        out.add(new Div(csv, json));
+
+        Bars bars = new Bars();
+        bars.setId("compare-bars");
+        List<String> labels = r.rows().stream().map(row -> (row.index() + 1) + ". " + shorten(row.text())).toList();
+        double[] values = r.rows().stream().mapToDouble(row -> row.value() == null ? Double.NaN : row.value()).toArray();
+        if (m.equals("prob")) bars.showPercent(null, labels, values);
+        else bars.show(null, labels, values, metricName, m.equals("logit_diff"));
+        out.add(bars);
+        grid.sort(List.of(new GridSortOrder<>(value, SortDirection.DESCENDING)));
+    }
+
+    private String apiUrl(List<String> texts, String m, String a, String b, String format) {
+        Map<String, List<String>> q = new LinkedHashMap<>();
+        q.put("text", texts);
+        q.put("metric", List.of(m));
+        if (a != null && !m.equals("loss")) q.put("a", List.of(a));
+        if (b != null && m.equals("logit_diff")) q.put("b", List.of(b));
+        if (format != null) q.put("format", List.of(format));
+        return "/api/v1/models/" + model + "/compare?" + new QueryParameters(q).getQueryString();
+    }
+
+    private static String shorten(String s) { return s.length() > 48 ? "…" + s.substring(s.length() - 47) : s; }
+}
