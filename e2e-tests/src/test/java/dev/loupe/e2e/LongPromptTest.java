@@ -38,7 +38,7 @@ class LongPromptTest extends BrowserTest {
         long t0 = System.nanoTime();
         page.navigate(app.url(path));
         page.waitForFunction("() => document.querySelector('#results') && [...document.querySelectorAll("
-                + "'#results loupe-heatmap, #results loupe-bars, #results loupe-lines, #results loupe-head-grid')].every(e => e.dataset.rendered)",
+                + "'#results loupe-heatmap, #results loupe-bars, #results loupe-lines, #results loupe-series, #results loupe-head-grid')].every(e => e.dataset.rendered)",
                 null, new com.microsoft.playwright.Page.WaitForFunctionOptions().setTimeout(60_000));
         return (System.nanoTime() - t0) / 1_000_000;
     }
@@ -56,6 +56,11 @@ class LongPromptTest extends BrowserTest {
         views.put("attention", path("attention", q + "&layer=3&head=1"));
         views.put("dla", path("dla", q));
         views.put("detectors", path("detectors", "length=127"));
+        views.put("all heads", path("heads", q));
+        views.put("lens (every stream)", path("lens", q + "&stream=all"));
+        views.put("dla (by source)", path("dla", q + "&sources=true"));
+        views.put("generate (20 after 236)", path("generate", "text=" + enc(prompt(236)) + "&maxNew=20"));
+        views.put("compare (4 × 256)", path("compare", "metric=loss&prompts=" + enc(String.join("\n", text, prompt(255), prompt(254), prompt(253)))));
         Map<String, long[]> times = new LinkedHashMap<>();
         for (var v : views.entrySet()) times.put(v.getKey(), new long[]{timeToInteractive(v.getValue()), timeToInteractive(v.getValue())});
         StringBuilder report = new StringBuilder("time to interactive at 256 tokens (first, cached) ms:");

@@ -54,6 +54,7 @@ public class CompareView extends ExplorerPage {
         metric = new Select<>();
         metric.setLabel("Metric");
         metric.setId("metric");
+        metric.setWidth("24em");
         List<String> keys = new ArrayList<>();
         for (PromptComparison.Metric m : PromptComparison.Metric.values()) keys.add(m.key());
         metric.setItems(keys);

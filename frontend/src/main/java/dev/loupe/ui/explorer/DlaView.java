@@ -156,7 +156,7 @@ public class DlaView extends ExplorerPage {
         for (int l = 0; l < c.nLayers(); l++)
             for (int h = 0; h < c.nHeads(); h++) {
                 int row = l * c.nHeads() + h;
-                y.add(l + "." + h);
+                y.add("L" + l + " H" + h);
                 double sum = 0;
                 for (double v : sources[l][h]) sum += v;
                 for (int src = 0; src < cols; src++) {

@@ -179,6 +179,8 @@ public class GenerateView extends ExplorerPage {
         lines.add(new Series.Line("p(token)", r.steps().stream().map(Generation.Step::prob).toList(), true, List.of()));
         if (!o.greedy()) lines.add(new Series.Line("p drawn with", r.steps().stream().map(Generation.Step::sampleProb).toList(), false, List.of()));
         probs.show(null, x, lines, "position", "probability", false, 240);
+        probs.spec().put("xMin", x[0] - 0.5).put("xMax", x[x.length - 1] + 0.5); // the new tokens only
+        probs.setSpec(probs.spec());
         out.add(probs);
 
         Grid<Generation.Step> grid = new Grid<>();
