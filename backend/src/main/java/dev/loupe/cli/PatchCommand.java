@@ -9,6 +9,7 @@ import dev.loupe.model.LoadedModel;
 import dev.loupe.patching.ActivationPatching;
 import dev.loupe.patching.PatchMetric;
 import dev.loupe.patching.PatchMode;
+import dev.loupe.patching.PatchingPanels;
 import dev.loupe.patching.PatchingResult;
 import dev.loupe.patching.PromptPair;
 import dev.loupe.patching.Sweep;
@@ -43,7 +44,7 @@ final class PatchCommand implements Callable<Integer> {
     @Option(names = "--metric", defaultValue = "logit_diff:-1",
             description = "logit_diff:POS[:A:B], logprob:POS[:A], prob:POS[:A], kl:POS or loss; A/B default to the clean and corrupted top tokens (default ${DEFAULT-VALUE})")
     String metric;
-    @Option(names = "--sweep", required = true, description = "resid_pre|resid_mid|resid_post|attn_out|mlp_out, head_out|head_q|head_k|head_v|head_pattern[_by_pos], neurons:L[:P]")
+    @Option(names = "--sweep", required = true, description = "resid_pre|resid_mid|resid_post|attn_out|mlp_out, head_out|head_q|head_k|head_v|head_pattern[_by_pos], neurons:L[:P], every_block|every_head|every_head_by_pos, path:logits or path:q|k|v:L.H[,L.H…]")
     String sweep;
     @Option(names = "--direction", defaultValue = "denoise", description = "denoise, noise, or an ablation of the clean run: zero, mean, resample (default ${DEFAULT-VALUE})")
     String direction;
@@ -59,13 +60,31 @@ final class PatchCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) throw new CliException("--out " + out + " is a directory");
         try (Engine engine = Engine.create(model.weights())) {
             PromptPair pair = new PromptPair(clean, corrupt);
-            Sweep s = Sweep.parse(sweep, model.config());
+            boolean panel = PatchingPanels.isPanel(sweep);
+            List<Sweep> sweeps = panel ? PatchingPanels.components(sweep, model.config()) : List.of(Sweep.parse(sweep, model.config()));
             PatchMode mode = PatchMode.parse(direction);
-            ActivationPatching.check(model.config(), List.of(pair), PatchMetric.parse("kl:-1"), s);
+            for (Sweep s : sweeps) ActivationPatching.check(model.config(), List.of(pair), PatchMetric.parse("kl:-1"), s);
             PatchMetric m = PatchMetric.resolve(metric, engine, pair);
-            ActivationPatching run = ActivationPatching.prepare(engine, List.of(pair), m, s, mode);
             long t0 = System.nanoTime();
-            PatchingResult r = run.sweep(0, Progress.NONE);
+            PatchingResult r;
+            long rows;
+            Backprop bp = attribution ? new Backprop(model.config()) : null;
+            Map<String, OnnxTensor> feeds = bp == null ? null : bp.weightFeeds(model.weights());
+            try {
+                if (panel) {
+                    r = PatchingPanels.run(engine, List.of(pair), List.of(m), sweep, mode, 0, Progress.NONE, bp, feeds);
+                    rows = PatchingPanels.rows(sweep, model.config(), clean.length, 1);
+                } else {
+                    ActivationPatching run = ActivationPatching.prepare(engine, List.of(pair), m, sweeps.get(0), mode);
+                    r = run.sweep(0, Progress.NONE);
+                    if (bp != null) r = new PatchingResult(r.sweep(), r.mode(), r.metric(), r.axes(), r.shape(), r.values(), r.cleanMetric(),
+                            r.corruptMetric(), run.attribution(bp, feeds));
+                    rows = run.rows();
+                }
+            } finally {
+                if (feeds != null) feeds.values().forEach(OnnxTensor::close);
+                if (bp != null) bp.close();
+            }
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("model", model.name());
             json.put("sweep", r.sweep());
@@ -78,19 +97,11 @@ final class PatchCommand implements Callable<Integer> {
             json.put("values", PatchingResult.nested(r.values(), r.shape()));
             json.put("clean_metric", r.cleanMetric());
             json.put("corrupt_metric", r.corruptMetric());
-            if (attribution) {
-                try (Backprop bp = new Backprop(model.config())) {
-                    Map<String, OnnxTensor> feeds = bp.weightFeeds(model.weights());
-                    try {
-                        json.put("attribution", PatchingResult.nested(run.attribution(bp, feeds), r.shape()));
-                    } finally {
-                        feeds.values().forEach(OnnxTensor::close);
-                    }
-                }
-            }
+            if (panel) json.put("components", sweeps.stream().map(Sweep::name).toList());
+            if (r.attribution() != null) json.put("attribution", PatchingResult.nested(r.attribution(), r.shape()));
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
             System.out.printf("%s %s (%s, %s): %d patched runs in %.2f s; clean %.4f, corrupted %.4f -> %s%n", r.sweep(), r.mode(), r.metric(),
-                    String.join("×", r.axes()), run.rows(), (System.nanoTime() - t0) / 1e9, r.cleanMetric(), r.corruptMetric(), out);
+                    String.join("×", r.axes()), rows, (System.nanoTime() - t0) / 1e9, r.cleanMetric(), r.corruptMetric(), out);
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }

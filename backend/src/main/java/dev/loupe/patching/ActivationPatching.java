@@ -165,7 +165,7 @@ public final class ActivationPatching {
     public int chunkRows(long bytes) {
         GptConfig c = config;
         long perRow = 4L * len * (8L * c.dModel() + 3L * c.dMlp() + 4L * c.nHeads() * len) + 5L * hookElements();
-        return (int) Math.max(1, Math.min(4096, bytes / perRow));
+        return (int) Math.max(1, Math.min(1024, bytes / perRow)); // at most 1024: cancel and progress stay responsive
     }
 
     private long hookElements() {

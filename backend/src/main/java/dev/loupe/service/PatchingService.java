@@ -8,7 +8,10 @@ import dev.loupe.api.ApiException;
 import dev.loupe.grad.Backprop;
 import dev.loupe.jobs.Progress;
 import dev.loupe.model.GptConfig;
+import dev.loupe.circuits.CircuitDataset;
+import dev.loupe.circuits.CircuitTasks;
 import dev.loupe.patching.ActivationPatching;
+import dev.loupe.patching.PatchingPanels;
 import dev.loupe.patching.PatchMetric;
 import dev.loupe.patching.PatchMode;
 import dev.loupe.patching.PatchingResult;
@@ -35,10 +38,19 @@ import java.util.concurrent.ConcurrentHashMap;
 public class PatchingService {
     public static final String ANALYSIS = "patching";
 
-    /** A request in the user's terms: prompts as text (BOS prepended unless {@code bos} is false) or token ids. */
+    /**
+     * A request in the user's terms: one pair of prompts as text (BOS prepended unless {@code bos} is false) or token
+     * ids, or a dataset of pairs: {@code dataset} in circuits' format ({@code {"prompts": [{clean, corrupt, answer,
+     * wrong}]}}, see {@link CircuitDataset}) or a built-in {@code task} ({@link CircuitTasks}) of {@code pairs} pairs.
+     * A dataset's pairs carry their own answer and wrong tokens (the metric's A and B).
+     */
     @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
     public record Request(String clean, String corrupt, List<Integer> cleanTokens, List<Integer> corruptTokens, Boolean bos,
-                          String metric, Integer position, String a, String b, String sweep, String direction, Boolean attribution) {}
+                          String metric, Integer position, String a, String b, String sweep, String direction, Boolean attribution,
+                          com.fasterxml.jackson.databind.JsonNode dataset, String task, Integer pairs, Long seed) {}
+
+    /** At most this many pairs in a dataset (as circuits' built-in tasks). */
+    public static final int MAX_PAIRS = 256;
 
     /**
      * The answer: the sweep's raw values, the same normalised ({@code (v − corrupted)/(clean − corrupted)}), the
@@ -47,7 +59,8 @@ public class PatchingService {
     public record Result(String model, String sweep, List<String> axes, int[] shape, String direction, String metric,
                          TokenInfo answerA, TokenInfo answerB, List<TokenInfo> cleanTokens, List<TokenInfo> corruptTokens,
                          double cleanMetric, double corruptMetric, Object values, Object normalised, Object attribution,
-                         Double attributionCorrelation, long rows, long millis) {}
+                         Double attributionCorrelation, long rows, long millis,
+                         List<String> components, int pairs, String dataset) {}
 
     /** A validated request, ready to run: {@code compute} reports to the progress it is given. */
     public record Prepared(String model, Map<String, Object> params, long rows, java.util.function.Function<Progress, Result> compute) {
@@ -81,35 +94,104 @@ public class PatchingService {
         Subject s = explorer.subject(model);
         GptConfig c = s.config();
         boolean bos = r.bos() == null || r.bos();
-        int[] clean = prompt(model, r.clean(), r.cleanTokens(), bos, "clean");
-        int[] corrupt = prompt(model, r.corrupt(), r.corruptTokens(), bos, "corrupted");
-        PromptPair pair = new PromptPair(clean, corrupt);
-        Sweep sweep;
+        boolean isDataset = r.dataset() != null && !r.dataset().isNull() || r.task() != null && !r.task().isBlank();
+        List<PromptPair> pairs = new ArrayList<>();
+        List<PatchMetric> metrics = new ArrayList<>();
+        Map<String, Object> params = new LinkedHashMap<>();
+        String datasetLabel = null;
+        String sweepName = r.sweep() == null || r.sweep().isBlank() ? "resid_pre" : r.sweep().trim();
+        boolean panel = PatchingPanels.isPanel(sweepName);
+        List<Sweep> sweeps;
         PatchMode mode;
-        PatchMetric metric;
         try {
-            sweep = Sweep.parse(r.sweep() == null || r.sweep().isBlank() ? "resid_pre" : r.sweep(), c);
+            sweeps = panel ? PatchingPanels.components(sweepName, c) : List.of(Sweep.parse(sweepName, c));
             mode = PatchMode.parse(r.direction());
-            ActivationPatching.check(c, List.of(pair), PatchMetric.parse("kl:-1"), sweep);
-            metric = PatchMetric.resolve(metricSpec(model, r), s.engine(), pair);
-            ActivationPatching.check(c, List.of(pair), metric, sweep);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }
-        long rows = sweep.sites(c, clean.length).size();
+        if (isDataset) {
+            if (r.clean() != null || r.corrupt() != null || r.cleanTokens() != null || r.corruptTokens() != null)
+                throw ApiException.badRequest("give either one pair of prompts (clean, corrupt) or a dataset (dataset or task), not both");
+            if (r.a() != null && !r.a().isEmpty() || r.b() != null && !r.b().isEmpty())
+                throw ApiException.badRequest("a dataset's pairs carry their own answer and wrong tokens: leave out a and b");
+            CircuitDataset data = dataset(model, r, bos);
+            datasetLabel = r.task() != null && !r.task().isBlank() ? "task " + r.task().trim() : "uploaded";
+            String kind = r.metric() == null || r.metric().isBlank() ? "logit_diff" : r.metric().trim();
+            String pos = r.position() == null ? "-1" : r.position().toString();
+            for (CircuitDataset.Pair p : data.pairs()) {
+                pairs.add(new PromptPair(p.clean(), p.corrupt()));
+                String spec = switch (kind) {
+                    case "logit_diff" -> kind + ":" + pos + ":" + p.answer() + ":" + p.wrong();
+                    case "logprob", "prob" -> kind + ":" + pos + ":" + p.answer();
+                    case "kl" -> kind + ":" + pos;
+                    default -> kind;
+                };
+                try {
+                    metrics.add(PatchMetric.parse(spec));
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badRequest(e.getMessage());
+                }
+            }
+            params.put("dataset", data.toJson());
+        } else {
+            int[] clean = prompt(model, r.clean(), r.cleanTokens(), bos, "clean");
+            int[] corrupt = prompt(model, r.corrupt(), r.corruptTokens(), bos, "corrupted");
+            PromptPair pair = new PromptPair(clean, corrupt);
+            try {
+                for (Sweep sw : sweeps) ActivationPatching.check(c, List.of(pair), PatchMetric.parse("kl:-1"), sw);
+                metrics.add(PatchMetric.resolve(metricSpec(model, r), s.engine(), pair));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage());
+            }
+            pairs.add(pair);
+            params.put("clean", toList(clean));
+            params.put("corrupt", toList(corrupt));
+        }
+        try {
+            for (Sweep sw : sweeps) ActivationPatching.check(c, pairs, metrics, sw);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        int len = pairs.get(0).clean().length;
+        long rows = panel ? PatchingPanels.rows(sweepName, c, len, pairs.size()) : (long) sweeps.get(0).sites(c, len).size() * pairs.size();
+        String name = panel ? sweepName : sweeps.get(0).name();
         if (rows > maxRows)
-            throw ApiException.badRequest("sweep " + sweep.name() + " is " + rows + " patched runs for " + clean.length + " tokens, over the limit of "
-                    + maxRows + " (loupe.patching.max-rows): use a shorter prompt or a smaller sweep");
-        boolean attribution = r.attribution() == null || r.attribution();
-        Map<String, Object> params = new LinkedHashMap<>();
-        params.put("clean", toList(clean));
-        params.put("corrupt", toList(corrupt));
-        params.put("metric", metric.toString());
-        params.put("sweep", sweep.name());
+            throw ApiException.badRequest("sweep " + name + " is " + rows + " patched runs for " + len + " tokens" + (pairs.size() > 1 ? " × " + pairs.size() + " pairs" : "")
+                    + ", over the limit of " + maxRows + " (loupe.patching.max-rows): use a shorter prompt, fewer pairs or a smaller sweep");
+        // path patching has no linear estimate
+        boolean attribution = (r.attribution() == null || r.attribution()) && sweeps.stream().noneMatch(sw -> sw.kind() == Sweep.Kind.PATH);
+        params.put("metric", metrics.get(0).toString());
+        params.put("sweep", name);
         params.put("direction", mode.label());
         params.put("attribution", attribution);
-        PatchMetric m = metric;
-        return new Prepared(model, params, rows, progress -> compute(model, pair, m, sweep, mode, attribution, progress));
+        Job job = new Job(List.copyOf(pairs), List.copyOf(metrics), name, panel, mode, attribution, datasetLabel);
+        return new Prepared(model, params, rows, progress -> compute(model, job, progress));
+    }
+
+    /** What {@link #compute} runs: the pairs with their metrics, a sweep or panel name, the mode. */
+    record Job(List<PromptPair> pairs, List<PatchMetric> metrics, String sweep, boolean panel, PatchMode mode, boolean attribution, String dataset) {}
+
+    /** The dataset of a request: uploaded pairs, or a built-in task's pairs of its most common length. */
+    private CircuitDataset dataset(String model, Request r, boolean bos) {
+        GptConfig c = explorer.config(model);
+        CircuitDataset data;
+        try {
+            if (r.dataset() != null && !r.dataset().isNull()) {
+                if (r.task() != null && !r.task().isBlank()) throw new IllegalArgumentException("give a dataset or a task, not both");
+                data = CircuitDataset.fromJson(r.dataset(), explorer.tokenizer(model), c, bos);
+            } else {
+                data = CircuitTasks.generate(r.task().trim(), explorer.tokenizer(model), c, r.pairs() == null ? 16 : r.pairs(), r.seed() == null ? 1 : r.seed());
+                // a sweep over positions needs one length: keep the pairs of the task's most common length
+                Map<Integer, Integer> counts = new java.util.TreeMap<>();
+                for (CircuitDataset.Pair p : data.pairs()) counts.merge(p.length(), 1, Integer::sum);
+                int best = counts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+                data = new CircuitDataset(data.pairs().stream().filter(p -> p.length() == best).toList());
+            }
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        if (data.size() > MAX_PAIRS) throw ApiException.badRequest("the dataset has " + data.size() + " pairs; at most " + MAX_PAIRS + " are allowed");
+        return data;
     }
 
     /** Runs (or finds) a prepared request: the answer JSON {@code {model, cached, key, millis, result}}. */
@@ -133,25 +215,47 @@ public class PatchingService {
     /** A stored result by its id. */
     public Optional<byte[]> find(String id) { return cache.findJson(id, ANALYSIS); }
 
-    Result compute(String model, PromptPair pair, PatchMetric metric, Sweep sweep, PatchMode mode, boolean attribution, Progress progress) {
+    Result compute(String model, Job job, Progress progress) {
         long t0 = System.nanoTime();
         Subject s = explorer.subject(model);
-        ActivationPatching run = ActivationPatching.prepare(s.engine(), List.of(pair), metric, sweep, mode);
-        PatchingResult r = run.sweep(0, progress);
-        float[] attr = null;
-        if (attribution) {
-            Gradients g = gradients(model);
-            attr = run.attribution(g.bp(), g.feeds());
+        PatchingResult r;
+        long rows;
+        Gradients g = job.attribution() ? gradients(model) : null;
+        List<String> components = null;
+        if (job.panel()) {
+            r = PatchingPanels.run(s.engine(), job.pairs(), job.metrics(), job.sweep(), job.mode(), 0, progress, g == null ? null : g.bp(), g == null ? null : g.feeds());
+            rows = PatchingPanels.rows(job.sweep(), s.config(), job.pairs().get(0).clean().length, job.pairs().size());
+            components = PatchingPanels.components(job.sweep(), s.config()).stream().map(Sweep::name).toList();
+        } else {
+            ActivationPatching run = ActivationPatching.prepare(s.engine(), job.pairs(), job.metrics(), Sweep.parse(job.sweep(), s.config()), job.mode());
+            r = run.sweep(0, progress);
+            if (g != null) r = new PatchingResult(r.sweep(), r.mode(), r.metric(), r.axes(), r.shape(), r.values(), r.cleanMetric(), r.corruptMetric(),
+                    run.attribution(g.bp(), g.feeds()));
+            rows = run.rows();
         }
+        float[] attr = r.attribution();
         int[] shape = r.shape();
+        PatchMetric metric = job.metrics().get(0);
+        boolean single = job.dataset() == null;
         boolean twoTokens = metric.kind() == PatchMetric.Kind.LOGIT_DIFF;
         boolean oneToken = twoTokens || metric.kind() == PatchMetric.Kind.LOGPROB || metric.kind() == PatchMetric.Kind.PROB;
-        return new Result(model, r.sweep(), r.axes(), shape, r.mode(), r.metric(),
-                oneToken ? s.token(metric.a()) : null, twoTokens ? s.token(metric.b()) : null,
-                s.tokens(pair.clean()), s.tokens(pair.corrupt()), r.cleanMetric(), r.corruptMetric(),
+        PromptPair first = job.pairs().get(0);
+        return new Result(model, r.sweep(), r.axes(), shape, r.mode(), single ? r.metric() : datasetMetric(metric),
+                single && oneToken ? s.token(metric.a()) : null, single && twoTokens ? s.token(metric.b()) : null,
+                s.tokens(first.clean()), s.tokens(first.corrupt()), r.cleanMetric(), r.corruptMetric(),
                 PatchingResult.nested(r.values(), shape), PatchingResult.nested(r.normalised(), shape),
                 attr == null ? null : PatchingResult.nested(attr, shape), attr == null ? null : pearson(attr, r.values()),
-                run.rows(), (System.nanoTime() - t0) / 1_000_000);
+                rows, (System.nanoTime() - t0) / 1_000_000, components, job.pairs().size(), job.dataset());
+    }
+
+    /** A dataset's metric with its per-pair tokens named, e.g. {@code logit_diff:-1:answer:wrong}. */
+    private static String datasetMetric(PatchMetric m) {
+        return switch (m.kind()) {
+            case LOGIT_DIFF -> "logit_diff:" + m.pos() + ":answer:wrong";
+            case LOGPROB -> "logprob:" + m.pos() + ":answer";
+            case PROB -> "prob:" + m.pos() + ":answer";
+            default -> m.toString();
+        };
     }
 
     private Gradients gradients(String model) {
@@ -181,12 +285,22 @@ public class PatchingService {
         if (kind.equals("kl")) return "kl:" + pos;
         boolean hasA = r.a() != null && !r.a().isEmpty(), hasB = r.b() != null && !r.b().isEmpty();
         if (!hasA) return kind + ":" + pos; // answer tokens default to the runs' top tokens
-        String spec = kind + ":" + pos + ":" + explorer.token(model, r.a(), "answer token A");
+        String spec = kind + ":" + pos + ":" + answer(model, r.a(), "A");
         if (kind.equals("logit_diff")) {
             if (!hasB) throw ApiException.badRequest("logit_diff needs answer token B as well as A (or neither: the runs' top tokens)");
-            spec += ":" + explorer.token(model, r.b(), "answer token B");
+            spec += ":" + answer(model, r.b(), "B");
         }
         return spec;
+    }
+
+    /** An answer token's id; the message of a bad one says which answer it is. */
+    private int answer(String model, String spec, String which) {
+        try {
+            return explorer.token(model, spec, "answer token " + which);
+        } catch (ApiException e) {
+            if (e.status() != jakarta.ws.rs.core.Response.Status.BAD_REQUEST) throw e;
+            throw ApiException.badRequest("answer token " + which + ": " + e.getMessage());
+        }
     }
 
     private int[] prompt(String model, String text, List<Integer> tokens, boolean bos, String which) {

@@ -56,7 +56,7 @@ class PatchingServiceTest {
     }
 
     static PatchingService.Request req(String clean, String corrupt, String metric, Integer pos, String a, String b, String sweep) {
-        return new PatchingService.Request(clean, corrupt, null, null, null, metric, pos, a, b, sweep, null, true);
+        return new PatchingService.Request(clean, corrupt, null, null, null, metric, pos, a, b, sweep, null, true, null, null, null, null);
     }
 
     static String message(PatchingService.Request r) {
@@ -77,7 +77,7 @@ class PatchingServiceTest {
         assertTrue(m.contains("unknown sweep 'head_zz'"), m);
         m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "neurons:1")); // 4 × 64 rows > 200
         assertTrue(m.contains("over the limit of 200"), m);
-        m = message(new PatchingService.Request(null, null, List.of(50256, 1), List.of(50256, 60000), null, "kl", null, null, null, "resid_pre", null, false));
+        m = message(new PatchingService.Request(null, null, List.of(50256, 1), List.of(50256, 60000), null, "kl", null, null, null, "resid_pre", null, false, null, null, null, null));
         assertTrue(m.contains("unknown token id 60000"), m);
     }
 
@@ -105,5 +105,48 @@ class PatchingServiceTest {
         assertEquals("·dog", stored.get("corruptTokens").get(2).get("token").asText());
         assertTrue(stored.get("attributionCorrelation").isNumber());
         assertTrue(patching.find("0".repeat(64)).isEmpty());
+    }
+
+    static PatchingService.Request dataset(JsonNode data, String task, Integer pairs, String sweep) {
+        return new PatchingService.Request(null, null, null, null, null, "logit_diff", null, null, null, sweep, null, true, data, task, pairs, null);
+    }
+
+    @Test
+    void datasetsPanelsAndPathSweepsRunAndNameBadPairs() throws Exception {
+        // a built-in task: the mean over its pairs, each with its own answer and wrong token, as the core computes it
+        JsonNode t = JSON.readTree(patching.run(patching.prepare("b-gpt2", dataset(null, "agreement", 12, "resid_pre"))).json()).get("result");
+        int pairs = t.get("pairs").asInt();
+        assertTrue(pairs >= 6 && pairs <= 12, t.toString());
+        assertEquals("task agreement", t.get("dataset").asText());
+        assertEquals("logit_diff:-1:answer:wrong", t.get("metric").asText());
+        var s = explorer.subject("b-gpt2");
+        var data = dev.loupe.circuits.CircuitTasks.generate("agreement", explorer.tokenizer("b-gpt2"), s.config(), 12, 1);
+        List<PromptPair> pp = new java.util.ArrayList<>();
+        List<PatchMetric> ms = new java.util.ArrayList<>();
+        int len = t.get("shape").get(1).asInt();
+        for (var p : data.pairs()) if (p.length() == len) {
+            pp.add(new PromptPair(p.clean(), p.corrupt()));
+            ms.add(PatchMetric.parse("logit_diff:-1:" + p.answer() + ":" + p.wrong()));
+        }
+        assertEquals(pairs, pp.size());
+        var direct = ActivationPatching.prepare(s.engine(), pp, ms, Sweep.parse("resid_pre", s.config()), PatchMode.DENOISE).sweep(0, Progress.NONE);
+        assertEquals(direct.values()[len + 1], t.get("values").get(1).get(1).floatValue(), 1e-6);
+
+        // an uploaded dataset: a bad pair is named
+        String m = message(dataset(JSON.readTree("{\"prompts\":[{\"clean\":\"The boys\",\"corrupt\":\"The boy\",\"answer\":\" were\",\"wrong\":\" was\"},"
+                + "{\"clean\":\"The old men\",\"corrupt\":\"The man\",\"answer\":\" were\",\"wrong\":\" was\"}]}"), null, null, "resid_pre"));
+        assertTrue(m.contains("pair 1") && m.contains("4 and 3"), m);
+        m = message(new PatchingService.Request("The cat", "The dog", null, null, null, "logit_diff", null, null, null, "resid_pre", null, true, null, "agreement", 4, null));
+        assertTrue(m.contains("not both"), m);
+
+        // a panel stacks its sweeps; path patching has no attribution estimate
+        JsonNode panel = JSON.readTree(patching.run(patching.prepare("b-gpt2", req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "every_block"))).json()).get("result");
+        assertEquals(List.of(3, 2, 4), JSON.convertValue(panel.get("shape"), List.class));
+        assertEquals(List.of("resid_pre", "attn_out", "mlp_out"), JSON.convertValue(panel.get("components"), List.class));
+        JsonNode path = JSON.readTree(patching.run(patching.prepare("b-gpt2", req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "path:v:1.2"))).json()).get("result");
+        assertEquals(List.of("layer", "head"), JSON.convertValue(path.get("axes"), List.class));
+        assertTrue(path.get("attribution").isNull());
+        m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "path:q:1.7"));
+        assertTrue(m.contains("1.7"), m);
     }
 }

@@ -74,7 +74,10 @@ class PatchingTest extends BrowserTest {
                 new Bad(body("resid_pre", ",\"position\":12"), "position 12"),
                 new Bad("{\"clean\":\"The cat\",\"corrupt\":\"The dog\",\"metric\":\"logit_diff\",\"a\":\"·zzqqxx\",\"b\":\"·on\",\"sweep\":\"resid_pre\"}", "unknown token"),
                 new Bad("{\"cleanTokens\":[50256,1],\"corruptTokens\":[50256,70000],\"sweep\":\"resid_pre\"}", "unknown token id 70000"),
-                new Bad(body("head_zz", ""), "unknown sweep 'head_zz'"))) {
+                new Bad(body("head_zz", ""), "unknown sweep 'head_zz'"),
+                new Bad(body("path:q:1.9", ""), "receiver head 1.9"),
+                new Bad("{\"task\":\"agreement\",\"pairs\":256,\"sweep\":\"neurons:0\"}", "over the limit of 200000"),
+                new Bad("{\"task\":\"agreement\",\"clean\":\"The cat\",\"sweep\":\"resid_pre\"}", "not both"))) {
             HttpResponse<String> res = post(LoupeApp.MODEL, b.body());
             assertEquals(400, res.statusCode(), res.body());
             assertTrue(JSON.readTree(res.body()).get("message").asText().contains(b.says()), res.body());
@@ -161,15 +164,6 @@ class PatchingTest extends BrowserTest {
     }
 
     @Test
-    void promptsOfDifferentLengthsAreRefusedBesideTheFields() {
-        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?clean=" + enc(CLEAN) + "&corrupt=" + enc("The dog") + "&sweep=resid_pre"));
-        assertThat(page.locator("#error")).containsText("7 tokens and the corrupted prompt 3 tokens",
-                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
-        assertThat(page.locator("#clean")).hasAttribute("invalid", "");
-        assertThat(page.locator("#patching-summary")).hasCount(0);
-    }
-
-    @Test
     void onInductionModelPatchingFindsThePreviousTokenHead() throws Exception {
         // BOS + ten tokens twice, the second copy cut before its last token (61). Corrupting the token before 61 in the
         // first copy breaks the induction circuit; denoising head 0.2 at 61's first position (where it copies "the
@@ -182,5 +176,218 @@ class PatchingTest extends BrowserTest {
         assertTrue(norm.get(0).get(2).asDouble() > 0.9, norm.toString());
         for (int h : new int[]{0, 1, 3}) assertTrue(Math.abs(norm.get(0).get(h).asDouble()) < 0.1, norm.toString());
         assertTrue(r.get("attributionCorrelation").asDouble() > 0.9, r.toString());
+    }
+
+    // ------------------------------------------------------------------ every sweep in the browser, checked against REST
+
+    /** A sweep run from the page and its numbers checked against the API's answer for the same request. */
+    record Case(String sweep, String dir) {}
+
+    static String pageQuery(String sweep, String dir) {
+        return "clean=" + enc(CLEAN) + "&corrupt=" + enc(CORRUPT) + "&metric=logit_diff&a=" + enc("·mat") + "&b=" + enc("·on")
+                + "&sweep=" + enc(sweep) + "&dir=" + dir;
+    }
+
+    /**
+     * Opens the page for a request (it runs as a job and the URL then names the result), fetches the API's answer for
+     * the same request, and checks the page against it: the summary's metrics, every heatmap drawn, the correlation,
+     * and the downloaded CSV cell by cell (raw, normalised, attribution).
+     */
+    private JsonNode checkAgainstApi(String model, String query, String body) throws Exception {
+        // the first page of a fresh app on a loaded machine can take longer than the default 30 s to load
+        page.navigate(app.url("/model/" + model + "/patching?" + query), new com.microsoft.playwright.Page.NavigateOptions().setTimeout(120_000));
+        assertThat(page.locator("#patching-summary")).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(120_000));
+        String key = page.locator("#patching-summary").getAttribute("data-key");
+        page.waitForURL(Pattern.compile(".*[?&]id=" + key + ".*"));
+        assertFalse(page.url().contains("job="), page.url());
+        HttpResponse<String> res = post(model, body);
+        assertEquals(200, res.statusCode(), res.body());
+        JsonNode a = JSON.readTree(res.body());
+        assertEquals(key, a.get("key").asText(), "the page and the API name the same result");
+        JsonNode r = a.get("result");
+        String label = r.get("sweep").asText() + " " + r.get("direction").asText();
+        assertThat(page.locator("#patching-summary")).containsText(String.format(java.util.Locale.ROOT, "clean %s, corrupted %s",
+                fmt(r.get("cleanMetric").asDouble()), fmt(r.get("corruptMetric").asDouble())));
+        boolean neurons = r.get("axes").get(r.get("axes").size() - 1).asText().equals("neuron");
+        if (neurons) assertThat(page.locator("#patching-neurons")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+        else {
+            int maps = r.get("components").isNull() ? 1 : r.get("components").size();
+            assertThat(page.locator("[id^=patching-heatmap][data-rendered]")).hasCount(maps);
+            if (r.get("components").isArray())
+                for (JsonNode c : r.get("components")) assertThat(page.locator("#patching-heatmap-" + c.asText())).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+        }
+        if (r.get("attribution").isNull()) assertThat(page.locator("#patching-scatter")).hasCount(0);
+        else {
+            assertThat(page.locator("#patching-scatter")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+            if (!r.get("attributionCorrelation").isNull())
+                assertThat(page.locator("#patching-correlation")).containsText(String.format(java.util.Locale.ROOT, "%.3f", r.get("attributionCorrelation").asDouble()));
+        }
+        Download csv = page.waitForDownload(() -> page.locator("#export-csv").click());
+        List<String> lines = Files.readAllLines(csv.path());
+        List<Double> raw = flat(r.get("values")), norm = flat(r.get("normalised")), attr = r.get("attribution").isNull() ? null : flat(r.get("attribution"));
+        assertEquals(raw.size() + 1, lines.size(), label);
+        int cols = r.get("axes").size();
+        for (int i = 0; i < raw.size(); i++) {
+            String[] f = lines.get(i + 1).split(",");
+            assertEquals(raw.get(i), Double.parseDouble(f[cols]), 1e-5, label + " " + lines.get(i + 1));
+            assertEquals(norm.get(i), Double.parseDouble(f[cols + 1]), 1e-5, label + " " + lines.get(i + 1));
+            if (attr != null) assertEquals(attr.get(i), Double.parseDouble(f[cols + 2]), 1e-5, label + " " + lines.get(i + 1));
+        }
+        return r;
+    }
+
+    static String fmt(double v) {
+        return String.format(java.util.Locale.ROOT, Math.abs(v) >= 100 ? "%.1f" : Math.abs(v) >= 0.01 || v == 0 ? "%.4f" : "%.3g", v);
+    }
+
+    private void checkSweeps(List<Case> cases) throws Exception {
+        for (Case c : cases) {
+            JsonNode r = checkAgainstApi(LoupeApp.MODEL, pageQuery(c.sweep(), c.dir()), body(c.sweep(), ",\"direction\":\"" + c.dir() + "\""));
+            assertEquals(c.dir(), r.get("direction").asText());
+        }
+    }
+
+    @Test
+    void residualAndBlockOutputSweepsInEveryDirectionAndAblation() throws Exception {
+        checkSweeps(List.of(new Case("resid_pre", "denoise"), new Case("resid_mid", "noise"), new Case("resid_post", "zero"),
+                new Case("attn_out", "mean"), new Case("mlp_out", "resample"), new Case("mlp_out", "noise"), new Case("every_block", "denoise")));
+        // the panel is its three sweeps stacked
+        JsonNode panel = result(LoupeApp.MODEL, body("every_block", "")).get("result");
+        assertEquals(result(LoupeApp.MODEL, body("attn_out", "")).get("result").get("values"), panel.get("values").get(1));
+        screenshot("patching-every-block");
+    }
+
+    @Test
+    void headSweepsAllPositionsAndByPositionAndTheEveryHeadPanels() throws Exception {
+        checkSweeps(List.of(new Case("head_out", "noise"), new Case("head_q", "denoise"), new Case("head_k", "zero"), new Case("head_v", "mean"),
+                new Case("head_pattern", "resample"), new Case("head_q_by_pos", "noise"), new Case("head_k_by_pos", "denoise"),
+                new Case("head_v_by_pos", "zero"), new Case("head_pattern_by_pos", "denoise"), new Case("every_head", "noise"),
+                new Case("every_head_by_pos", "denoise")));
+        JsonNode panel = result(LoupeApp.MODEL, body("every_head", ",\"direction\":\"noise\"")).get("result");
+        assertEquals(List.of(5, 2, 4), List.of(panel.get("shape").get(0).asInt(), panel.get("shape").get(1).asInt(), panel.get("shape").get(2).asInt()));
+        assertEquals(result(LoupeApp.MODEL, body("head_pattern", ",\"direction\":\"noise\"")).get("result").get("values"), panel.get("values").get(4));
+        screenshot("patching-every-head");
+    }
+
+    @Test
+    void neuronSweepsAtAPositionAndOverAllPositionsAndPathPatching() throws Exception {
+        checkSweeps(List.of(new Case("neurons:0:-1", "denoise"), new Case("neurons:1", "noise"), new Case("neurons:0", "zero"),
+                new Case("path:logits", "denoise"), new Case("path:q:1.0,1.3", "noise"), new Case("path:v:1.2", "denoise")));
+        // neurons over all positions: the bars are the top neurons by |normalised| over (position, neuron), each linked to its page
+        JsonNode r = result(LoupeApp.MODEL, body("neurons:1", ",\"direction\":\"noise\"")).get("result");
+        List<Double> norm = flat(r.get("normalised"));
+        int best = 0;
+        for (int i = 1; i < norm.size(); i++) if (Math.abs(norm.get(i)) > Math.abs(norm.get(best))) best = i;
+        open(LoupeApp.MODEL, "neurons:1", "&dir=noise");
+        Locator first = page.locator("#patching-neuron-links a").first();
+        assertThat(first).hasAttribute("href", "/model/" + LoupeApp.MODEL + "/neurons/1/" + best % 256);
+        assertThat(first).hasText(Pattern.compile("pos " + best / 256 + " .* N" + best % 256));
+        // the path sweep's receivers field holds its heads, and a bad receiver is refused beside it
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?" + pageQuery("path:q:1.9", "denoise")));
+        assertThat(page.locator("#error")).containsText("receiver head 1.9");
+        assertThat(page.locator("#receivers")).hasAttribute("invalid", "");
+        assertThat(page.locator("#receivers input")).hasValue("1.9");
+    }
+
+    @Test
+    void onInductionModelPathPatchingFindsThePreviousTokenHeadFeedingTheInductionHeadsKeys() throws Exception {
+        String clean = "[0,12,40,77,150,9,201,33,88,120,61,12,40,77,150,9,201,33,88,120]";
+        String corrupt = "[0,12,40,77,150,9,201,33,88,230,61,12,40,77,150,9,201,33,88,120]";
+        String q = "{\"cleanTokens\":" + clean + ",\"corruptTokens\":" + corrupt + ",\"metric\":\"logit_diff\",\"a\":\"#61\",\"b\":\"#230\",\"sweep\":\"path:k:1.0,1.1,1.2,1.3\"}";
+        JsonNode r = result("induction-2l", q).get("result");
+        JsonNode norm = r.get("normalised");
+        for (int h : new int[]{0, 1, 3}) assertTrue(norm.get(0).get(2).asDouble() > Math.abs(norm.get(0).get(h).asDouble()) + 0.2, norm.toString());
+        for (int h = 0; h < 4; h++) assertEquals(0.0, norm.get(1).get(h).asDouble(), 1e-6, "layer-1 senders have no path to layer-1 keys");
+    }
+
+    // ------------------------------------------------------------------ datasets of pairs
+
+    static final String DATASET = "{\"prompts\":[{\"clean\":\"The old boys\",\"corrupt\":\"The old boy\",\"answer\":\" were\",\"wrong\":\" was\"},"
+            + "{\"clean\":\"The young girls\",\"corrupt\":\"The young girl\",\"answer\":\" were\",\"wrong\":\" was\"},"
+            + "{\"clean\":\"The tall men\",\"corrupt\":\"The tall man\",\"answer\":\" are\",\"wrong\":\" is\"}]}";
+
+    @Test
+    void aBuiltInTaskAndAnUploadedDatasetAreAveragedOverTheirPairs() throws Exception {
+        JsonNode t = checkAgainstApi(LoupeApp.MODEL, "dataset=agreement&pairs=8&sweep=head_out_by_pos&dir=denoise",
+                "{\"task\":\"agreement\",\"pairs\":8,\"sweep\":\"head_out_by_pos\",\"direction\":\"denoise\"}");
+        assertEquals("task agreement", t.get("dataset").asText());
+        assertThat(page.locator("#patching-summary")).containsText("mean over " + t.get("pairs").asInt() + " pairs (task agreement)");
+        assertThat(page.locator("#clean input")).isDisabled();
+
+        // an upload: a bad pair is named beside the input picker; a good one runs and matches the API
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?dataset=upload&sweep=resid_pre"));
+        assertThat(page.locator("p#error")).containsText("upload a dataset JSON first");
+        String bad = DATASET.replace("\"The tall man\"", "\"The man\"");
+        page.locator("#upload input[type=file]").setInputFiles(new com.microsoft.playwright.options.FilePayload("pairs.json", "application/json",
+                bad.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertThat(page.locator("#upload vaadin-upload-file[complete]")).hasCount(1);
+        page.locator("#run").click();
+        assertThat(page.locator("p#error")).containsText("pair 2: clean and corrupted prompts must have the same number of tokens, got 4 and 3");
+        assertThat(page.locator("#dataset")).hasAttribute("invalid", "");
+        page.locator("#upload input[type=file]").setInputFiles(new com.microsoft.playwright.options.FilePayload("pairs2.json", "application/json",
+                DATASET.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertThat(page.locator("#upload vaadin-upload-file[complete]")).hasCount(1);
+        page.locator("#run").click();
+        assertThat(page.locator("#patching-summary")).containsText("mean over 3 pairs (uploaded)",
+                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
+        JsonNode u = result(LoupeApp.MODEL, "{\"dataset\":" + DATASET + ",\"sweep\":\"resid_pre\"}").get("result");
+        assertThat(page.locator("#patching-summary")).containsText(String.format(java.util.Locale.ROOT, "clean %s", fmt(u.get("cleanMetric").asDouble())));
+        assertEquals(page.locator("#patching-summary").getAttribute("data-key"), post(LoupeApp.MODEL, "{\"dataset\":" + DATASET + ",\"sweep\":\"resid_pre\"}")
+                .headers().firstValue("X-Loupe-Result").orElse(""));
+        screenshot("patching-dataset");
+
+        // REST names the pair too
+        HttpResponse<String> res = post(LoupeApp.MODEL, "{\"dataset\":" + bad + ",\"sweep\":\"resid_pre\"}");
+        assertEquals(400, res.statusCode(), res.body());
+        assertTrue(JSON.readTree(res.body()).get("message").asText().startsWith("pair 2:"), res.body());
+    }
+
+    // ------------------------------------------------------------------ the shared job progress bar
+
+    @Test
+    void aRunningSweepReopensFromItsLinkWithLiveProgressAndCancel() throws Exception {
+        // 64 pairs × 4 positions × 256 neurons = 65,536 patched runs: long enough to watch
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?dataset=agreement&pairs=64&sweep=" + enc("neurons:0") + "&dir=noise"));
+        Locator bar = page.locator("#patching-progress");
+        assertThat(bar).hasAttribute("data-job", Pattern.compile(".+"), new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(60_000));
+        String job = bar.getAttribute("data-job");
+        try {
+            page.waitForURL(Pattern.compile(".*job=" + Pattern.quote(job) + ".*"));
+            String link = page.url();
+            com.microsoft.playwright.Page other = context.newPage();
+            other.navigate(link);
+            Locator again = other.locator("#patching-progress");
+            assertThat(again).hasAttribute("data-job", job);
+            assertThat(again).hasAttribute("data-state", "running", new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(60_000));
+            assertThat(again.locator(".job-status")).containsText("%");
+            again.locator(".job-cancel").click();
+            assertThat(again).hasAttribute("data-state", "cancelled", new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(180_000));
+            assertThat(other.locator("#error")).containsText("Cancelled");
+            assertThat(bar).hasAttribute("data-state", "cancelled", new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(30_000));
+            assertEquals("CANCELLED", get(app, "/api/v1/jobs/" + job).get("state").asText());
+            other.close();
+        } finally {
+            // never leave a long job holding the job worker for the next tests
+            HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/jobs/" + job))).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        }
+    }
+
+    // ------------------------------------------------------------------ bad input beside the field
+
+    @Test
+    void badInputIsRefusedBesideTheFieldItConcerns() {
+        record Bad(String query, String field, String says) {}
+        for (Bad b : List.of(
+                new Bad("clean=" + enc(CLEAN) + "&corrupt=" + enc("The dog") + "&sweep=resid_pre", "clean", "7 tokens and the corrupted prompt 3 tokens"),
+                new Bad(pageQuery("resid_pre", "denoise").replace("a=" + enc("·mat"), "a=" + enc("·zzqqxxv")), "token-a", "unknown token"),
+                new Bad(pageQuery("resid_pre", "denoise") + "&position=12", "position", "position 12 is outside the prompt of 7 tokens"),
+                new Bad("dataset=agreement&pairs=256&sweep=" + enc("neurons:0"), "sweep", "over the limit of 200000"))) {
+            page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?" + b.query()));
+            assertThat(page.locator("#error")).containsText(b.says(), new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
+            assertThat(page.locator("#" + b.field())).hasAttribute("invalid", "");
+            assertThat(page.locator("#" + b.field() + " [slot=error-message]")).containsText(b.says());
+            assertThat(page.locator("#patching-summary")).hasCount(0);
+            assertThat(page.locator("#patching-progress")).hasCount(0);
+        }
     }
 }

@@ -7,20 +7,30 @@ import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.H3;
 import com.vaadin.flow.component.html.Paragraph;
 import com.vaadin.flow.component.html.Span;
-import com.vaadin.flow.component.progressbar.ProgressBar;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.vaadin.flow.component.shared.HasValidationProperties;
 import com.vaadin.flow.component.select.Select;
+import com.vaadin.flow.component.textfield.IntegerField;
 import com.vaadin.flow.component.textfield.TextField;
+import com.vaadin.flow.component.upload.Upload;
 import com.vaadin.flow.router.Route;
 import com.vaadin.flow.server.StreamResource;
+import com.vaadin.flow.server.streams.UploadHandler;
 import dev.loupe.analysis.TokenInfo;
-import dev.loupe.jobs.Cancelled;
-import dev.loupe.jobs.Progress;
+import dev.loupe.circuits.CircuitTasks;
 import dev.loupe.model.GptConfig;
+import dev.loupe.patching.PatchingPanels;
 import dev.loupe.patching.Sweep;
 import dev.loupe.service.Explorer;
+import dev.loupe.service.JobService;
+import dev.loupe.service.PatchingJobKind;
 import dev.loupe.service.PatchingService;
 import dev.loupe.tokenizer.ListTokenizer;
 import dev.loupe.ui.MainLayout;
+import dev.loupe.ui.UiClient;
+import dev.loupe.ui.jobs.JobProgressBar;
 import dev.loupe.ui.charts.Bars;
 import dev.loupe.ui.charts.Heatmap;
 import dev.loupe.ui.charts.Scatter;
@@ -33,16 +43,16 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 
 /**
  * Activation patching: a clean and a corrupted prompt shown token by token with their differences marked, a
  * metric, a sweep and a direction; the sweep as a heatmap on a diverging scale centred on 0 (colour: the
  * normalised effect, hover: raw and normalised), the attribution estimate beside it with a scatter of estimate vs
- * truth, neuron sweeps as the top neurons, and CSV/JSON/PNG export. The sweep runs in the background with a
- * progress bar and Cancel.
+ * truth, neuron sweeps as the top neurons, and CSV/JSON/PNG export. The input is one pair of prompts or a dataset
+ * of pairs (a built-in task or uploaded JSON, the metric averaged over them); sweeps include the every-block and
+ * every-head panels and path patching. A sweep runs as a job: its id is in the URL while it runs (a link reopens
+ * its live progress and Cancel), then the result's id.
  */
 @Route(value = "model/:model/patching", layout = MainLayout.class)
 public class PatchingView extends ExplorerPage {
@@ -50,13 +60,24 @@ public class PatchingView extends ExplorerPage {
     static final List<String> METRICS = List.of("logit_diff", "logprob", "prob", "kl", "loss");
     static final List<String> DIRECTIONS = List.of("denoise", "noise", "zero", "mean", "resample");
 
-    private final PatchingService patching;
-    private TextField clean, corrupt, position, tokenA, tokenB;
-    private Select<String> metric, sweep, direction;
+    static final String ONE_PAIR = "pair";
+    static final String UPLOAD = "upload";
+    /** Path sweeps whose receivers are typed in the receivers field. */
+    static final List<String> PATH_TO_HEADS = List.of("path:q", "path:k", "path:v");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    public PatchingView(Explorer explorer, PatchingService patching) {
+    private final PatchingService patching;
+    private final JobService jobs;
+    private TextField clean, corrupt, position, tokenA, tokenB, receivers;
+    private IntegerField pairs;
+    private Select<String> metric, sweep, direction, dataset;
+    /** An uploaded dataset of pairs (kept for this page; a result made from it reopens by its id). */
+    private JsonNode uploaded;
+
+    public PatchingView(Explorer explorer, PatchingService patching, JobService jobs) {
         super(explorer);
         this.patching = patching;
+        this.jobs = jobs;
     }
 
     @Override protected String route() { return "patching"; }
@@ -70,33 +91,96 @@ public class PatchingView extends ExplorerPage {
         corrupt = field("Corrupted prompt (same number of tokens)", "corrupt", state.get("corrupt", pair[1]));
         clean.setWidth("44%");
         corrupt.setWidth("44%");
+        List<String> sets = new ArrayList<>(List.of(ONE_PAIR));
+        sets.addAll(CircuitTasks.NAMES);
+        sets.add(UPLOAD);
+        dataset = select("Input", "dataset", sets, state.get("dataset", ONE_PAIR));
+        dataset.setItemLabelGenerator(d -> d.equals(ONE_PAIR) ? "one pair (the prompts)" : d.equals(UPLOAD) ? "uploaded JSON" : "task: " + d);
+        pairs = new IntegerField("Pairs");
+        pairs.setId("pairs");
+        pairs.setValue(state.getInt("pairs") == null ? 16 : state.getInt("pairs"));
+        pairs.setWidth("7em");
+        pairs.setStepButtonsVisible(true);
+        UI ui = UI.getCurrent();
+        Upload upload = new Upload(UploadHandler.inMemory((meta, bytes) -> {
+            try {
+                JsonNode data = JSON.readTree(new String(bytes, StandardCharsets.UTF_8));
+                ui.access(() -> {
+                    uploaded = data;
+                    dataset.setValue(UPLOAD);
+                });
+            } catch (java.io.IOException e) {
+                ui.access(() -> {
+                    uploaded = null;
+                    fail(meta.fileName() + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+                });
+            }
+        }));
+        upload.setId("upload");
+        upload.setAcceptedFileTypes("application/json", ".json");
+        upload.setMaxFiles(1);
+        upload.setDropLabel(new Span("Dataset JSON: {\"prompts\": [{clean, corrupt, answer, wrong}]}"));
+        Runnable inputs = () -> {
+            boolean one = dataset.getValue().equals(ONE_PAIR);
+            clean.setEnabled(one);
+            corrupt.setEnabled(one);
+            tokenA.setEnabled(one);
+            tokenB.setEnabled(one);
+            pairs.setVisible(CircuitTasks.NAMES.contains(dataset.getValue()));
+            upload.setVisible(dataset.getValue().equals(UPLOAD));
+        };
         metric = select("Metric", "metric", METRICS, state.get("metric", "logit_diff"));
-        position = field("Position", "position", state.get("pos", "-1"));
+        position = field("Position", "position", state.get("position", "-1"));
         position.setWidth("6em");
         tokenA = field("Token A (default: clean top)", "token-a", state.get("a", ""));
         tokenB = field("Token B (default: corrupted top)", "token-b", state.get("b", ""));
         GptConfig c = config();
         List<String> sweeps = new ArrayList<>(Sweep.names(c));
+        sweeps.addAll(PatchingPanels.NAMES);
+        sweeps.add("path:logits");
+        sweeps.addAll(PATH_TO_HEADS);
         if (!c.attnOnly()) for (int l = 0; l < c.nLayers(); l++) {
             sweeps.add("neurons:" + l + ":-1");
             sweeps.add("neurons:" + l);
         }
         String chosen = state.get("sweep", "resid_pre");
+        String recv = "";
+        for (String p : PATH_TO_HEADS)
+            if (chosen.startsWith(p + ":")) {
+                recv = chosen.substring(p.length() + 1);
+                chosen = p;
+            }
         if (!sweeps.contains(chosen)) sweeps.add(chosen); // e.g. neurons:2:5 from a link; the service checks it
         sweep = select("Sweep", "sweep", sweeps, chosen);
+        receivers = field("Receiver heads (L.H, …)", "receivers", recv.isEmpty() ? defaultReceivers(c) : recv);
+        receivers.setWidth("12em");
+        Runnable pathField = () -> receivers.setVisible(PATH_TO_HEADS.contains(sweep.getValue()));
+        sweep.addValueChangeListener(e -> pathField.run());
+        pathField.run();
         direction = select("Direction", "direction", DIRECTIONS, state.get("dir", "denoise"));
-        body.add(row(clean, corrupt, runButton(this::run)), row(metric, position, tokenA, tokenB, sweep, direction));
+        dataset.addValueChangeListener(e -> inputs.run());
+        inputs.run();
+        body.add(row(dataset, pairs, clean, corrupt, runButton(this::run)), upload, row(metric, position, tokenA, tokenB, sweep, receivers, direction));
         showResults(this::render);
     }
 
-    private void run() {
-        state.set("clean", clean.getValue(), "corrupt", corrupt.getValue(), "metric", metric.getValue(), "pos", position.getValue().trim(),
-                "a", tokenA.getValue(), "b", tokenB.getValue(), "sweep", sweep.getValue(), "dir", direction.getValue());
-        show();
+    private static String defaultReceivers(GptConfig c) {
+        return (c.nLayers() - 1) + ".0";
     }
 
-    private void render(Div out) {
-        for (TextField f : List.of(clean, corrupt, position, tokenA, tokenB)) f.setInvalid(false);
+    private String sweepName() {
+        return PATH_TO_HEADS.contains(sweep.getValue()) ? sweep.getValue() + ":" + receivers.getValue().replace(" ", "") : sweep.getValue();
+    }
+
+    private void run() {
+        state.set("dataset", dataset.getValue(), "pairs", CircuitTasks.NAMES.contains(dataset.getValue()) ? pairs.getValue() : null,
+                "clean", clean.getValue(), "corrupt", corrupt.getValue(), "metric", metric.getValue(), "position", position.getValue().trim(),
+                "a", tokenA.getValue(), "b", tokenB.getValue(), "sweep", sweepName(), "dir", direction.getValue(), "job", null, "id", null);
+        rerun();
+    }
+
+    /** The request of the fields: one pair of prompts, a built-in task or the uploaded dataset. */
+    private PatchingService.Request request() {
         Integer pos;
         try {
             pos = Integer.parseInt(position.getValue().trim());
@@ -105,8 +189,30 @@ public class PatchingView extends ExplorerPage {
             position.setInvalid(true);
             throw new IllegalArgumentException("the metric position '" + position.getValue() + "' is not a whole number");
         }
-        PatchingService.Request req = new PatchingService.Request(clean.getValue(), corrupt.getValue(), null, null, null, metric.getValue(), pos,
-                tokenA.getValue(), tokenB.getValue(), sweep.getValue(), direction.getValue(), true);
+        String set = dataset.getValue();
+        if (set.equals(ONE_PAIR))
+            return new PatchingService.Request(clean.getValue(), corrupt.getValue(), null, null, null, metric.getValue(), pos,
+                    tokenA.getValue(), tokenB.getValue(), sweepName(), direction.getValue(), true, null, null, null, null);
+        if (set.equals(UPLOAD) && uploaded == null) throw new IllegalArgumentException("upload a dataset JSON first");
+        return new PatchingService.Request(null, null, null, null, null, metric.getValue(), pos, null, null, sweepName(), direction.getValue(), true,
+                set.equals(UPLOAD) ? uploaded : null, set.equals(UPLOAD) ? null : set, set.equals(UPLOAD) ? null : pairs.getValue(), null);
+    }
+
+    /**
+     * The result of the URL: a stored one by its id, a running job by its id (live progress, Cancel), or the fields'
+     * request: answered from the cache at once, else started as a job whose id goes into the URL.
+     */
+    private void render(Div out) {
+        for (TextField f : List.of(clean, corrupt, position, tokenA, tokenB, receivers)) f.setInvalid(false);
+        if (state.get("id") != null) {
+            draw(out, stored(state.get("id")), state.get("id"));
+            return;
+        }
+        if (state.get("job") != null) {
+            follow(out, state.get("job"));
+            return;
+        }
+        PatchingService.Request req = request();
         PatchingService.Prepared prepared;
         try {
             prepared = patching.prepare(model, req);
@@ -114,58 +220,87 @@ public class PatchingView extends ExplorerPage {
             markField(e.getMessage());
             throw e;
         }
-        ProgressBar bar = new ProgressBar(0, 1);
+        String id = patching.id(prepared);
+        if (patching.find(id).isPresent()) {
+            state.set("id", id);
+            draw(out, stored(id), id);
+            return;
+        }
+        ObjectNode params = JSON.valueToTree(req);
+        params.put("model", model);
+        String job = jobs.submit(PatchingJobKind.NAME, UiClient.current(), params);
+        state.set("job", job);
+        follow(out, job);
+    }
+
+    /** A job's live progress with Cancel; when it is done its result is drawn and its id replaces the job's in the URL. */
+    private void follow(Div out, String job) {
+        JobProgressBar bar = new JobProgressBar(jobs, job);
         bar.setId("patching-progress");
-        Span status = label("patching " + prepared.rows() + " runs…");
-        AtomicBoolean cancelled = new AtomicBoolean();
-        Button cancel = new Button("Cancel", e -> cancelled.set(true));
-        cancel.setId("patching-cancel");
-        Div running = new Div(status, bar, cancel);
-        running.setId("patching-running");
-        out.add(running);
-        UI ui = UI.getCurrent();
-        long[] lastReport = {0};
-        Progress progress = new Progress() {
-            @Override public void report(double fraction, String message) {
-                long now = System.nanoTime();
-                if (now - lastReport[0] < 150_000_000L && fraction < 1) return;
-                lastReport[0] = now;
-                ui.access(() -> {
-                    bar.setValue(fraction);
-                    status.setText(message);
+        out.add(bar);
+        bar.onFinished(info -> {
+            switch (info.state()) {
+                case DONE -> guarded(() -> {
+                    out.remove(bar);
+                    state.set("job", null, "id", info.resultId());
+                    draw(out, stored(info.resultId()), info.resultId());
                 });
+                case CANCELLED -> fail("Cancelled: nothing was kept.");
+                default -> fail(info.error() == null ? "the patching job failed" : info.error());
             }
-            @Override public boolean cancelled() { return cancelled.get(); }
-        };
-        CompletableFuture.supplyAsync(() -> patching.answer(prepared, progress)).whenComplete((answer, err) -> ui.access(() -> {
-            out.remove(running);
-            Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
-            if (cause instanceof Cancelled) fail("Cancelled: nothing was kept.");
-            else if (cause != null) guarded(() -> { throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause); });
-            else guarded(() -> draw(out, answer));
-        }));
+        });
+    }
+
+    private PatchingService.Result stored(String id) {
+        byte[] json = patching.find(id).orElseThrow(() -> new IllegalArgumentException("no stored patching result " + id + " (it may have been evicted): run it again"));
+        try {
+            return JSON.readValue(json, PatchingService.Result.class);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("unreadable patching result " + id + ": " + e.getMessage(), e);
+        }
     }
 
     /** Marks the field a message is about, so the problem shows beside it. */
     private void markField(String message) {
         String m = message == null ? "" : message;
-        List<TextField> fields = m.contains("token A") ? List.of(tokenA) : m.contains("token B") ? List.of(tokenB)
+        List<HasValidationProperties> fields = m.contains("token A") ? List.of(tokenA) : m.contains("token B") ? List.of(tokenB)
+                : m.contains("receiver") ? List.of(receivers)
+                : m.startsWith("pair ") || m.contains("dataset") || m.contains("(pair ") ? List.of(dataset)
+                : m.contains("patched runs") ? List.of(sweep)
                 : m.contains("position") ? List.of(position)
                 : m.contains("corrupted prompt") && !m.contains("clean prompt") ? List.of(corrupt)
-                : m.contains("clean prompt") || m.contains("prompt") || m.contains("tokens") ? List.of(clean, corrupt) : List.of();
-        for (TextField f : fields) {
+                : m.contains("clean prompt") || m.contains("prompt") || m.contains("tokens") ? List.of(clean, corrupt)
+                : m.contains("sweep") ? List.of(sweep) : List.of();
+        for (HasValidationProperties f : fields) {
             f.setErrorMessage(m);
             f.setInvalid(true);
         }
     }
 
-    private void draw(Div out, Explorer.Answer<PatchingService.Result> answer) {
-        PatchingService.Result r = answer.result();
-        String key = answer.key();
+    /** One heatmap's share of a result: the whole result, or one component of a panel. */
+    record Part(String name, List<String> axes, int[] shape, int offset, int size) {}
+
+    static List<Part> parts(PatchingService.Result r) {
+        int[] s = r.shape();
+        if (r.components() == null) {
+            int n = 1;
+            for (int d : s) n *= d;
+            return List.of(new Part(r.sweep(), r.axes(), s, 0, n));
+        }
+        int[] one = java.util.Arrays.copyOfRange(s, 1, s.length);
+        int n = 1;
+        for (int d : one) n *= d;
+        List<Part> out = new ArrayList<>();
+        for (int k = 0; k < r.components().size(); k++) out.add(new Part(r.components().get(k), r.axes().subList(1, r.axes().size()), one, k * n, n));
+        return out;
+    }
+
+    private void draw(Div out, PatchingService.Result r, String key) {
         out.add(tokens(r));
         String metricName = describe(r);
-        Paragraph summary = new Paragraph(String.format(Locale.ROOT, "%s — clean %s, corrupted %s · %s, %d patched runs in %d ms%s", metricName,
-                fmt(r.cleanMetric()), fmt(r.corruptMetric()), r.direction(), r.rows(), r.millis(), answer.cached() ? " (from the cache)" : ""));
+        Paragraph summary = new Paragraph(String.format(Locale.ROOT, "%s — clean %s, corrupted %s · %s%s, %d patched runs in %d ms", metricName,
+                fmt(r.cleanMetric()), fmt(r.corruptMetric()), r.direction(), r.pairs() > 1 || r.dataset() != null
+                        ? String.format(Locale.ROOT, " · mean over %d pairs (%s)", r.pairs(), r.dataset()) : "", r.rows(), r.millis()));
         summary.setId("patching-summary");
         summary.getElement().setAttribute("data-key", key);
         out.add(summary);
@@ -176,23 +311,33 @@ public class PatchingView extends ExplorerPage {
         double[] estNorm = attr == null ? null : new double[attr.length];
         if (attr != null) for (int i = 0; i < attr.length; i++) estNorm[i] = Math.abs(denom) < 1e-12 ? 0 : (base + attr[i] - r.corruptMetric()) / denom;
         List<String> labels = cellLabels(r);
+        if (r.sweep().startsWith("path:"))
+            out.add(new Paragraph("Path patching from each sender head " + (r.sweep().equals("path:logits") ? "straight to the logits"
+                    : "to the " + r.sweep().split(":")[1] + " input of heads " + r.sweep().split(":")[2].replace(",", ", "))
+                    + ", every other head's output frozen to the " + (r.direction().equals("denoise") ? "corrupted" : "clean")
+                    + " run (MLPs recomputed). Senders in or after the last receiver's layer have no path (0)."));
 
         Heatmap main = null;
+        List<Part> parts = parts(r);
         if (r.axes().get(r.axes().size() - 1).equals("neuron")) {
             drawNeurons(out, r, raw, norm, attr, labels);
         } else {
-            main = heatmap("patching-heatmap", "Patched", r, norm, raw, norm, attr, estNorm);
-            Div pairDiv = new Div(main);
-            pairDiv.getStyle().set("display", "flex").set("gap", "var(--lumo-space-m)").set("flex-wrap", "wrap");
-            main.setWidth("48%");
-            main.getStyle().set("min-width", "420px").set("flex", "1");
-            if (attr != null) {
-                Heatmap est = heatmap("patching-attribution", "Attribution estimate", r, estNorm, raw, norm, attr, estNorm);
-                est.setWidth("48%");
-                est.getStyle().set("min-width", "420px").set("flex", "1");
-                pairDiv.add(est);
+            for (Part part : parts) {
+                String suffix = parts.size() > 1 ? "-" + part.name() : "";
+                Heatmap h = heatmap("patching-heatmap" + suffix, "Patched", part, r, norm, raw, norm, attr, estNorm);
+                if (main == null) main = h;
+                Div pairDiv = new Div(h);
+                pairDiv.getStyle().set("display", "flex").set("gap", "var(--lumo-space-m)").set("flex-wrap", "wrap");
+                h.setWidth("48%");
+                h.getStyle().set("min-width", "420px").set("flex", "1");
+                if (attr != null) {
+                    Heatmap est = heatmap("patching-attribution" + suffix, "Attribution estimate", part, r, estNorm, raw, norm, attr, estNorm);
+                    est.setWidth("48%");
+                    est.getStyle().set("min-width", "420px").set("flex", "1");
+                    pairDiv.add(est);
+                }
+                out.add(pairDiv);
             }
-            out.add(pairDiv);
         }
         if (attr != null) {
             double[] change = new double[raw.length];
@@ -212,6 +357,7 @@ public class PatchingView extends ExplorerPage {
     private Div tokens(PatchingService.Result r) {
         Div box = new Div();
         box.setId("patching-tokens");
+        if (r.pairs() > 1) box.add(label("first of " + r.pairs() + " pairs:"));
         for (int which = 0; which < 2; which++) {
             List<TokenInfo> mine = which == 0 ? r.cleanTokens() : r.corruptTokens(), other = which == 0 ? r.corruptTokens() : r.cleanTokens();
             Div line = new Div(label(which == 0 ? "clean " : "corrupted "));
@@ -232,41 +378,48 @@ public class PatchingView extends ExplorerPage {
         return box;
     }
 
-    /** Rows and columns of a heatmap for the result's shape: [layer, pos], [layer, head], or [layer·head, pos]. */
-    private Heatmap heatmap(String id, String title, PatchingService.Result r, double[] colour, double[] raw, double[] norm, double[] attr, double[] estNorm) {
-        int[] s = r.shape();
+    /** Rows and columns of a heatmap for a part's shape: [layer, pos], [layer, head], or [layer·head, pos]. */
+    private Heatmap heatmap(String id, String title, Part part, PatchingService.Result r, double[] colour, double[] raw, double[] norm, double[] attr,
+                            double[] estNorm) {
+        int[] s = part.shape();
         boolean byPos = s.length == 3;
-        int rows = byPos ? s[0] * s[2] : s[0], cols = byPos ? s[1] : s[1];
-        boolean posCols = r.axes().get(1).equals("pos");
+        int rows = byPos ? s[0] * s[2] : s[0], cols = s[1];
+        boolean posCols = part.axes().get(1).equals("pos");
         List<String> x = IntStream.range(0, cols).mapToObj(i -> posCols ? i + " " + r.cleanTokens().get(i).token() : "H" + i).toList();
         List<String> y = IntStream.range(0, rows).mapToObj(i -> byPos ? "L" + i / s[2] + " H" + i % s[2] : "L" + i).toList();
         double[][] v = new double[rows][cols];
         String[][] tips = new String[rows][cols];
         double maxAbs = 1e-6;
-        for (double d : colour) maxAbs = Math.max(maxAbs, Math.abs(d));
+        for (int i = 0; i < part.size(); i++) maxAbs = Math.max(maxAbs, Math.abs(colour[part.offset() + i]));
         for (int row = 0; row < rows; row++)
             for (int col = 0; col < cols; col++) {
-                int i = byPos ? (row / s[2] * s[1] + col) * s[2] + row % s[2] : row * cols + col;
+                int i = part.offset() + (byPos ? (row / s[2] * s[1] + col) * s[2] + row % s[2] : row * cols + col);
                 v[row][col] = colour[i];
                 tips[row][col] = "raw " + fmt(raw[i]) + "\nnormalised " + fmt(norm[i]) + (attr == null ? "" : "\nattribution " + fmt(attr[i])
                         + " (normalised " + fmt(estNorm[i]) + ")");
             }
         Heatmap h = new Heatmap();
         h.setId(id);
-        h.show(new Heatmap.Spec().title(title + " · " + r.sweep() + " (colour: normalised)").xLabels(x).yLabels(y)
+        h.show(new Heatmap.Spec().title(title + " · " + part.name() + " (colour: normalised)").xLabels(x).yLabels(y)
                 .axisNames(posCols ? "position" : "head", byPos ? "layer, head" : "layer").values(v).tips(tips)
                 .range(-maxAbs, maxAbs).diverging().legend().height(Math.max(240, 130 + Math.min(22, 400 / Math.max(1, rows) + 8) * rows))
                 .xRotate(posCols ? 45 : 0).grid(byPos ? 70 : 50, posCols ? 90 : 50).nameGaps(posCols ? 70 : 28, byPos ? 55 : 35));
-        boolean heads = r.axes().contains("head");
-        if (heads) h.addCellClickListener(e -> {
+        if (part.axes().contains("head")) h.addCellClickListener(e -> {
             int layer = byPos ? e.y() / s[2] : e.y(), head = byPos ? e.y() % s[2] : e.x();
             Map<String, String> q = new java.util.LinkedHashMap<>();
-            q.put("text", state.get("clean", clean.getValue()));
+            q.put("text", r.pairs() > 1 || r.dataset() != null ? detokenize(r.cleanTokens()) : state.get("clean", clean.getValue()));
             q.put("layer", "" + layer);
             q.put("head", "" + head);
             UI.getCurrent().getPage().setLocation(link(model, "attention", q));
         });
         return h;
+    }
+
+    /** A pair's text from its tokens (the first pair of a dataset, for the attention view), without the BOS token. */
+    private String detokenize(List<TokenInfo> tokens) {
+        var tok = explorer.tokenizer(model);
+        int[] ids = tokens.stream().mapToInt(TokenInfo::id).filter(t -> t != tok.bosId()).toArray();
+        return tok.decode(ids);
     }
 
     private void drawNeurons(Div out, PatchingService.Result r, double[] raw, double[] norm, double[] attr, List<String> labels) {
