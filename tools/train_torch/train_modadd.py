@@ -16,7 +16,8 @@ memorising components it learned first.)
 rerunning continues from the newest checkpoint, Adam state included). ``evaluate`` takes the key frequencies of the
 last checkpoint and writes, per checkpoint, train/test loss and accuracy and Nanda's progress measures (restricted
 loss: the logits kept only along the key frequencies' directions, on all pairs; excluded loss: the logits with those
-directions removed, on the training pairs) to eval.csv, and the model folder (F16 weights, manifest, recipe).
+directions removed, on the training pairs) to eval.csv, and the model folder's weights (F16 by default) and
+manifest.json (with the test loss of the stored and of the F32 weights); recipe.json and CARD.md are written by hand.
 """
 import argparse
 import glob
@@ -108,23 +109,27 @@ def decays(name):
 
 
 def answer_logits(W, cfg, ids):
-    """Logits at '=' only: in one layer, positions 0 and 1 feed only attention's keys and values, so the MLP and
-    the unembedding run at the last position alone. Equal to gpt2_reference.forward(...)[:, -1] (checked at start)."""
+    """Logits at '=' only. In one layer, positions 0 and 1 feed only attention's keys and values, so the MLP and
+    the unembedding run at the last position alone; and what a position feeds attention (LN, then q, k, v) depends
+    only on its token, so it is computed once per (position, token) and gathered per prompt. Equal to
+    gpt2_reference.forward(...)[:, -1] (checked at start)."""
     d, nh, dh, eps = cfg.n_embd, cfg.n_head, cfg.d_head, cfg.layer_norm_epsilon
-    resid = W["wte.weight"][ids] + W["wpe.weight"]                          # [n,3,d]
 
     def ln(x, w, b):
         xc = x - x.mean(-1, keepdim=True)
         return xc / (xc.pow(2).mean(-1, keepdim=True) + eps).sqrt() * w + b
 
-    x = ln(resid, W["h.0.ln_1.weight"], W["h.0.ln_1.bias"])
-    qkv = x @ W["h.0.attn.c_attn.weight"] + W["h.0.attn.c_attn.bias"]
-    q = qkv[:, 2, :d].reshape(-1, nh, dh)
-    k = qkv[:, :, d:2 * d].reshape(-1, 3, nh, dh)
-    v = qkv[:, :, 2 * d:].reshape(-1, 3, nh, dh)
+    table = W["wte.weight"][None] + W["wpe.weight"][:, None]               # [3,V,d]: residual per (pos, token)
+    x = ln(table, W["h.0.ln_1.weight"], W["h.0.ln_1.bias"])
+    kv = x @ W["h.0.attn.c_attn.weight"][:, d:] + W["h.0.attn.c_attn.bias"][d:]  # [3,V,2d]
+    q_table = x[2] @ W["h.0.attn.c_attn.weight"][:, :d] + W["h.0.attn.c_attn.bias"][:d]  # [V,d]
+    q = q_table[ids[:, 2]].reshape(-1, nh, dh)
+    kv = torch.stack([kv[j][ids[:, j]] for j in range(3)], 1)              # [n,3,2d]
+    k = kv[..., :d].reshape(-1, 3, nh, dh)
+    v = kv[..., d:].reshape(-1, 3, nh, dh)
     pattern = torch.softmax(torch.einsum("nhe,nkhe->nhk", q, k) / math.sqrt(dh), dim=-1)
     z = torch.einsum("nhk,nkhe->nhe", pattern, v).reshape(-1, d)
-    mid = resid[:, 2] + z @ W["h.0.attn.c_proj.weight"] + W["h.0.attn.c_proj.bias"]
+    mid = table[2][ids[:, 2]] + z @ W["h.0.attn.c_proj.weight"] + W["h.0.attn.c_proj.bias"]
     pre = ln(mid, W["h.0.ln_2.weight"], W["h.0.ln_2.bias"]) @ W["h.0.mlp.c_fc.weight"] + W["h.0.mlp.c_fc.bias"]
     out = mid + ref.gelu_new(pre) @ W["h.0.mlp.c_proj.weight"] + W["h.0.mlp.c_proj.bias"]
     return ln(out, W["ln_f.weight"], W["ln_f.bias"]) @ W["wte.weight"].t()
@@ -196,16 +201,18 @@ def checkpoints(work):
 
 
 def weight_decay_at(args, step):
-    """--weight-decay, or from step S on the value V of --weight-decay-from S:V."""
-    if args.weight_decay_from:
-        s, v = args.weight_decay_from.split(":")
+    """--weight-decay, or from step S on the value V of the last stage S:V of --weight-decay-from that has begun."""
+    wd = args.weight_decay
+    for stage in filter(None, args.weight_decay_from.split(",")):
+        s, v = stage.split(":")
         if step >= int(s):
-            return float(v)
-    return args.weight_decay
+            wd = float(v)
+    return wd
 
 
 def train(args):
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # weight decay drives weights towards 0: denormals would slow every step
     os.makedirs(args.work, exist_ok=True)
     cfg = config(args)
     train_pairs, test_pairs = split(args.p, args.train_fraction, args.split_seed)
@@ -270,7 +277,7 @@ def evaluate(args):
     torch.set_num_threads(args.threads)
     a = json.load(open(os.path.join(args.work, "args.json")))
     for k, v in a.items():
-        if k not in ("command", "work", "out", "threads"):
+        if k not in ("command", "work", "out", "threads", "description"):
             setattr(args, k, v)
     cfg = config(args)
     p = args.p
@@ -314,8 +321,48 @@ def evaluate(args):
                           "test_loss": te_l.item(), "test_accuracy": te_a.item()}
     summary["restricted_loss"], summary["excluded_loss"] = progress(final, cfg, p, keys, train_idx)
     summary["wall_time_s"] = elapsed.get(ckpts[-1][0], 0)
+    power = fourier_power(final["wte.weight"][:p])
+    summary["power_fraction_by_count"] = {n: round(key_frequencies(final["wte.weight"][:p], n)[1], 4) for n in (5, 6, 8, 10)}
+    summary["strongest_frequencies"] = sorted(range(1, len(power)), key=lambda k: -power[k])[:10]
     print(json.dumps(summary, indent=2))
     json.dump(summary, open(os.path.join(args.work, "summary.json"), "w"), indent=2)
+    write_manifest(args, cfg, summary, len(train_pairs))
+
+
+def write_manifest(args, cfg, summary, n_train):
+    """The model folder's manifest.json: a list vocabulary (the numbers, then '='), scored from position 2 on (only
+    the prediction at '=' was trained), and the provenance with the evaluation of the stored weights."""
+    p, stored = args.p, summary[args.save_dtype.lower()]
+    manifest = {
+        "name": os.path.basename(os.path.normpath(args.out)),
+        "description": args.description,
+        "config": {"n_layer": 1, "n_head": cfg.n_head, "n_embd": cfg.n_embd, "n_inner": cfg.n_inner, "n_positions": 3,
+                   "vocab_size": p + 1, "attn_only": False, "layer_norm_epsilon": 1e-05},
+        "tokenizer": {"type": "list", "vocab": [str(i) for i in range(p)] + ["="]},
+        "weights": "model.safetensors",
+        "card": "CARD.md",
+        "placeholder": False,
+        "scored_after": 2,
+        "provenance": {
+            "source": "trained by Loupe's PyTorch recipe (tools/train_torch/train_modadd.py)",
+            "recipe": "recipe.json",
+            "steps": summary["steps"],
+            "tokens": summary["steps"] * n_train * 3,
+            "wall_time_s": round(summary["wall_time_s"]),
+            "weights_dtype": args.save_dtype,
+            "evaluation": {
+                "train_loss": round(stored["train_loss"], 7), "train_accuracy": round(stored["train_accuracy"], 6),
+                "test_loss": round(stored["test_loss"], 7), "test_accuracy": round(stored["test_accuracy"], 6),
+                "test_loss_f32": round(summary["f32"]["test_loss"], 7),
+                "restricted_loss": round(summary["restricted_loss"], 4), "excluded_loss": round(summary["excluded_loss"], 4),
+                "key_frequencies": summary["key_frequencies"], "key_power_fraction": summary["key_power_fraction"],
+                "top10_power_fraction": summary["power_fraction_by_count"][10],
+            },
+        },
+    }
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
 
 
 def main():
@@ -334,7 +381,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--weight-decay", type=float, default=1.0)
     ap.add_argument("--weight-decay-from", default="", metavar="STEP:VALUE",
-                    help="a stronger weight decay from STEP on (speeds up the clean-up phase)")
+                    help="a stronger weight decay from STEP on (speeds up the clean-up phase); "
+                         "several stages separated by commas")
     ap.add_argument("--beta1", type=float, default=0.9)
     ap.add_argument("--beta2", type=float, default=0.98)
     ap.add_argument("--clip", type=float, default=1.0)
@@ -342,6 +390,8 @@ def main():
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--n-keys", type=int, default=6, help="evaluate: how many key frequencies")
     ap.add_argument("--save-dtype", default="F16", choices=["F16", "BF16", "F32"])
+    ap.add_argument("--description", default="A one-layer transformer that learned modular addition (a + b mod p) "
+                    "with a Fourier circuit.", help="evaluate: the manifest's description")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     (train if args.command == "train" else evaluate)(args)

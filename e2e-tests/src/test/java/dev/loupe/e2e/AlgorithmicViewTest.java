@@ -2,6 +2,7 @@ package dev.loupe.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.microsoft.playwright.Locator;
+import com.microsoft.playwright.Page;
 import com.microsoft.playwright.options.ScreenshotType;
 import org.junit.jupiter.api.Test;
 
@@ -48,8 +49,14 @@ class AlgorithmicViewTest extends BrowserTest {
         page.locator("#neuron input").fill("5");
         page.locator("#neuron input").press("Enter");
         page.waitForURL(Pattern.compile(".*neuron=5.*"));
-        // the 113 x 113 neuron map is drawn on a canvas (over 2,500 cells), so its title is not in the DOM to read
-
+        // the 113 x 113 neuron map is drawn on a canvas, so its title is read from the chart's ECharts option;
+        // the map redraws once the grid is computed, which on the first visit may take as long as the summary did
+        String title = String.format(Locale.ROOT, "neuron 5 at '=' (dominant frequency %d,", n5.get("frequency").asInt());
+        page.waitForFunction("([sel, text]) => { const c = document.querySelector(sel)?.chart;"
+                        + " const t = c && c.getOption() && c.getOption().title; return !!t && t.length > 0 && String(t[0].text).includes(text); }",
+                java.util.List.of("#neuron-map", title), new Page.WaitForFunctionOptions().setTimeout(180_000));
+        String shown = (String) chart("#neuron-map", "c => c.getOption().title[0].text");
+        assertTrue(shown.startsWith(title), "the neuron map's title gives the API's dominant frequency: " + shown);
         assertEquals(113, n5.get("activation").size());
 
         page.locator("#spectrum").screenshot(new Locator.ScreenshotOptions().setPath(Path.of("target/screenshots/algorithmic-spectrum.png")));
