@@ -298,6 +298,16 @@ class PatchingTest extends BrowserTest {
         JsonNode norm = r.get("normalised");
         for (int h : new int[]{0, 1, 3}) assertTrue(norm.get(0).get(2).asDouble() > Math.abs(norm.get(0).get(h).asDouble()) + 0.2, norm.toString());
         for (int h = 0; h < 4; h++) assertEquals(0.0, norm.get(1).get(h).asDouble(), 1e-6, "layer-1 senders have no path to layer-1 keys");
+        // the page: the same sweep from the words of the model's vocabulary (t12 is token 12; <bos> is prepended)
+        String words = java.util.Arrays.stream(clean.replaceAll("[\\[\\]]", "").split(",")).skip(1).map(t -> "t" + t).collect(java.util.stream.Collectors.joining(" "));
+        String bad = words.replace("t120 t61", "t230 t61");
+        page.navigate(app.url("/model/induction-2l/patching?clean=" + enc(words) + "&corrupt=" + enc(bad) + "&a=t61&b=t230&sweep=" + enc("path:k:1.0,1.1,1.2,1.3")),
+                new com.microsoft.playwright.Page.NavigateOptions().setTimeout(120_000));
+        assertThat(page.locator("#patching-summary")).containsText(String.format(java.util.Locale.ROOT, "clean %s", fmt(r.get("cleanMetric").asDouble())),
+                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
+        assertThat(page.locator("#receivers input")).hasValue("1.0,1.1,1.2,1.3");
+        assertThat(page.locator("#patching-heatmap")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+        screenshot("patching-path-induction");
     }
 
     // ------------------------------------------------------------------ datasets of pairs

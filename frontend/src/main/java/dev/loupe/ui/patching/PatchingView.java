@@ -508,7 +508,8 @@ public class PatchingView extends ExplorerPage {
 
     private static String describe(PatchingService.Result r) {
         String[] p = r.metric().split(":");
-        String a = r.answerA() == null ? "" : r.answerA().token(), b = r.answerB() == null ? "" : r.answerB().token();
+        // a dataset's pairs have their own answer and wrong tokens
+        String a = r.answerA() == null ? "answer" : r.answerA().token(), b = r.answerB() == null ? "wrong" : r.answerB().token();
         return switch (p[0]) {
             case "logit_diff" -> "logit(" + a + ") − logit(" + b + ") at position " + p[1];
             case "logprob" -> "log p(" + a + ") at position " + p[1];
