@@ -85,6 +85,11 @@ public class AttentionView extends ExplorerPage {
         int t = tokens.size();
 
         out.add(new H3("Head " + l + "." + h));
+        com.vaadin.flow.component.html.Anchor weights = new com.vaadin.flow.component.html.Anchor(
+                link(model, "weights", java.util.Map.of("layer", String.valueOf(l), "head", String.valueOf(h), "text", state.get("text"))),
+                "Weights of head " + l + "." + h + " (QK, OV, composition)");
+        weights.setId("head-weights");
+        out.add(weights);
         TokenAttention strip = new TokenAttention();
         strip.setId("token-attention");
         strip.show(tokens, toDouble(pattern));

@@ -49,7 +49,8 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
             new String[]{"", "Model"}, new String[]{"prompt", "Prompt"}, new String[]{"lens", "Logit lens"},
             new String[]{"attention", "Attention"}, new String[]{"heads", "All heads"}, new String[]{"dla", "Direct logit attribution"},
             new String[]{"generate", "Generate"}, new String[]{"compare", "Compare"},
-            new String[]{"detectors", "Head detectors"}, new String[]{"patching", "Patching"}, new String[]{"circuits", "Circuits"});
+            new String[]{"detectors", "Head detectors"}, new String[]{"patching", "Patching"}, new String[]{"circuits", "Circuits"},
+            new String[]{"weights", "Weights"});
 
     protected final Explorer explorer;
     protected final UrlState state = new UrlState();
