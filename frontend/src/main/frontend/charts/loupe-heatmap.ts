@@ -46,8 +46,9 @@ function zoom(axis: 'x' | 'y', n: number, window: number): any[] {
  */
 class LoupeHeatmap extends ChartElement {
   protected renderer(s: any): 'svg' | 'canvas' {
-    const rows = s.values?.length ?? 0, cols = s.values?.[0]?.length ?? 0;
-    return rows * cols > CANVAS_CELLS ? 'canvas' : 'svg';
+    // rows may be ragged (a causal pattern sends keys 0..q of row q): count the cells
+    const cells = (s.values ?? []).reduce((n: number, r: unknown[]) => n + r.length, 0);
+    return cells > CANVAS_CELLS ? 'canvas' : 'svg';
   }
 
   protected options(s: any): any {

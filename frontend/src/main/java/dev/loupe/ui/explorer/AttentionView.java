@@ -92,13 +92,14 @@ public class AttentionView extends ExplorerPage {
         out.add(weights);
         TokenAttention strip = new TokenAttention();
         strip.setId("token-attention");
-        strip.show(tokens, toDouble(pattern));
+        double[][] lower = causal(pattern);
+        strip.show(tokens, lower);
         out.add(strip);
 
         Heatmap big = new Heatmap();
         big.setId("pattern");
         Heatmap.Spec spec = new Heatmap.Spec().xLabels(labels).yLabels(labels).axisNames("key (attended to)", "query (attending)")
-                .values(masked(pattern)).range(0, 1).legend().height(Math.min(900, Math.max(320, 150 + 20 * t)))
+                .values(lower).range(0, 1).legend().height(Math.min(900, Math.max(320, 150 + 20 * t)))
                 .grid(130, 120).nameGaps(95, 115);
         // long prompts: a canvas (the chart decides), fewer decimals, and zoom on both axes
         if (t > ZOOM_FROM) spec.zoomX(0).zoomY(0).digits(4);
@@ -119,19 +120,15 @@ public class AttentionView extends ExplorerPage {
         rerun();
     }
 
-    /** The pattern with the entries above the diagonal (keys after the query) left empty. */
-    private static double[][] masked(float[][] p) {
-        double[][] out = new double[p.length][p.length];
-        for (int q = 0; q < p.length; q++)
-            for (int k = 0; k < p.length; k++) out[q][k] = k > q ? Double.NaN : p[q][k];
-        return out;
-    }
-
-    private static double[][] toDouble(float[][] p) {
+    /**
+     * The causal part of the pattern: row q holds keys 0..q only (the keys after the query are always 0), so a
+     * full context sends half the numbers; the charts treat the missing entries as empty.
+     */
+    private static double[][] causal(float[][] p) {
         double[][] out = new double[p.length][];
         for (int q = 0; q < p.length; q++) {
-            out[q] = new double[p[q].length];
-            for (int k = 0; k < p[q].length; k++) out[q][k] = p[q][k];
+            out[q] = new double[Math.min(q + 1, p[q].length)];
+            for (int k = 0; k < out[q].length; k++) out[q][k] = p[q][k];
         }
         return out;
     }

@@ -150,20 +150,17 @@ public class DlaView extends ExplorerPage {
         var c = config();
         int rows = c.nLayers() * c.nHeads(), cols = pos + 1;
         double[][] values = new double[rows][cols];
-        String[][] tips = new String[rows][cols];
         double maxAbs = 1e-6;
         List<String> y = new ArrayList<>();
         for (int l = 0; l < c.nLayers(); l++)
             for (int h = 0; h < c.nHeads(); h++) {
                 int row = l * c.nHeads() + h;
                 y.add("L" + l + " H" + h);
-                double sum = 0;
-                for (double v : sources[l][h]) sum += v;
+                // no per-cell tooltip text: the chart's own names the head, the source and the value (a full context is 12k cells)
                 for (int src = 0; src < cols; src++) {
                     double v = sources[l][h][src];
                     values[row][src] = v;
                     maxAbs = Math.max(maxAbs, Math.abs(v));
-                    tips[row][src] = String.format(Locale.ROOT, "head %d.%d from %d %s: %.4f (head total %.4f)", l, h, src, tokens.get(src).token(), v, sum);
                 }
             }
         List<String> x = new ArrayList<>();
@@ -173,7 +170,7 @@ public class DlaView extends ExplorerPage {
                         + "LayerNorm scale); a row sums to the head's cell above."));
         Heatmap map = new Heatmap();
         map.setId("dla-sources");
-        Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("source position", "head").values(values).tips(tips)
+        Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("source position", "head").values(values)
                 .range(-maxAbs, maxAbs).diverging().legend().height(Math.max(240, 130 + Math.min(22, 600 / rows + 8) * rows))
                 .grid(70, 110).nameGaps(80, 45).labelSize(10);
         if (cols > 60) spec.zoomX(60);
