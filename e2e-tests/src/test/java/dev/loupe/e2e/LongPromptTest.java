@@ -36,7 +36,8 @@ class LongPromptTest extends BrowserTest {
     /** Milliseconds from navigation until every chart of the results has rendered. */
     private long timeToInteractive(String path) {
         long t0 = System.nanoTime();
-        page.navigate(app.url(path));
+        // the first answer carries the view (eagerServerLoad): on a loaded machine it can take longer than Playwright's 30 s
+        page.navigate(app.url(path), new com.microsoft.playwright.Page.NavigateOptions().setTimeout(120_000));
         page.waitForFunction("() => document.querySelector('#results') && [...document.querySelectorAll("
                 + "'#results loupe-heatmap, #results loupe-bars, #results loupe-lines, #results loupe-series, #results loupe-head-grid')].every(e => e.dataset.rendered)",
                 null, new com.microsoft.playwright.Page.WaitForFunctionOptions().setTimeout(60_000));
