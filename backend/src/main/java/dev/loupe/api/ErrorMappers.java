@@ -1,6 +1,7 @@
 package dev.loupe.api;
 
 import dev.loupe.jobs.Busy;
+import dev.loupe.jobs.NotAllowed;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
@@ -33,6 +34,12 @@ public class ErrorMappers {
         Response.Status status = e.clientLimit() ? Response.Status.TOO_MANY_REQUESTS : Response.Status.SERVICE_UNAVAILABLE;
         return Response.fromResponse(ApiError.response(status, e.getMessage()))
                 .header("Retry-After", e.retryAfterSeconds()).build();
+    }
+
+    /** Not allowed on this server (the hosted demo's read-only rules). */
+    @ServerExceptionMapper
+    public Response notAllowed(NotAllowed e) {
+        return ApiError.response(Response.Status.FORBIDDEN, e.getMessage());
     }
 
     @ServerExceptionMapper

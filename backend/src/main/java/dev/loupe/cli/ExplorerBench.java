@@ -14,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -101,9 +100,7 @@ public final class ExplorerBench implements Callable<Integer> {
 
             if (url == null) {
                 if (work == null) work = Files.createTempDirectory("loupe-bench-explorer");
-                int port = freePort();
-                process = startApp(work, models, port);
-                base = "http://localhost:" + port;
+                process = startApp(work, models);
             } else {
                 base = url.replaceAll("/+$", "");
             }
@@ -241,28 +238,10 @@ public final class ExplorerBench implements Callable<Integer> {
         throw new CliException("model '" + name + "' not found in " + models.toAbsolutePath());
     }
 
-    private Process startApp(Path work, Path models, int port) throws Exception {
-        if (!Files.isRegularFile(app)) throw new CliException("packaged app not found at " + app + " (build it with ./loupe build) or pass --url");
-        Path data = Files.createDirectories(work.resolve("data"));
-        Path log = work.resolve("app.log");
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "-Xmx" + heap, "--enable-native-access=ALL-UNNAMED",
-                "-Dquarkus.http.port=" + port, "-Dloupe.data-dir=" + data.toAbsolutePath(), "-Dloupe.models-dir=" + models.toAbsolutePath(),
-                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true", "-jar", app.toAbsolutePath().toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        base = "http://localhost:" + port;
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) throw new CliException("the app exited early:\n" + Files.readString(log));
-            try {
-                if (send("/q/health/ready").statusCode() == 200) return p;
-            } catch (IOException notYet) {
-                // not listening yet
-            }
-            Thread.sleep(200);
-        }
-        p.destroy();
-        throw new CliException("the app did not start within 120 s:\n" + Files.readString(log));
+    private Process startApp(Path work, Path models) throws Exception {
+        AppProcess a = AppProcess.start(app, work, models, heap, List.of());
+        base = a.base;
+        return a.process;
     }
 
     static GptConfig configOf(String size) {
@@ -296,12 +275,6 @@ public final class ExplorerBench implements Callable<Integer> {
     private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20"); }
 
     private static double round(double v) { return Math.round(v * 10) / 10.0; }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static void deleteTree(Path root) {
         try (Stream<Path> paths = Files.walk(root)) {

@@ -21,6 +21,12 @@ public interface JobKind {
      */
     default boolean schedulesItself() { return false; }
 
+    /**
+     * True when the job writes lasting data beyond a cached result (e.g. a neuron index in the data directory); the
+     * hosted demo runs such jobs only for the models its operator allows ({@code loupe.demo.index-models}).
+     */
+    default boolean writes() { return false; }
+
     /** The memory the run needs at its peak, admitted against the server's memory budget. */
     long expectedBytes(JsonNode params);
 

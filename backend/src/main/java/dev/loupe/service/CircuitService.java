@@ -15,6 +15,7 @@ import dev.loupe.model.GptConfig;
 import dev.loupe.store.ResultCache;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.util.BitSet;
 import java.util.LinkedHashMap;
@@ -45,7 +46,12 @@ public class CircuitService {
         @Override protected boolean removeEldestEntry(Map.Entry<String, CircuitAnalysis> e) { return size() > 4; }
     };
 
-    public CircuitService(ModelEngines engines, ResultCache cache, ComputeScheduler scheduler) {
+    private final int maxPairs;
+
+    /** {@code loupe.circuits.max-pairs} (at most {@link #MAX_PAIRS}) bounds a dataset; the hosted demo lowers it. */
+    public CircuitService(ModelEngines engines, ResultCache cache, ComputeScheduler scheduler,
+                          @ConfigProperty(name = "loupe.circuits.max-pairs", defaultValue = "256") int maxPairs) {
+        this.maxPairs = Math.max(1, Math.min(MAX_PAIRS, maxPairs));
         this.engines = engines;
         this.cache = cache;
         this.scheduler = scheduler;
@@ -92,7 +98,8 @@ public class CircuitService {
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }
-        if (data.size() > MAX_PAIRS) throw ApiException.badRequest("the dataset has " + data.size() + " pairs; at most " + MAX_PAIRS + " are allowed");
+        if (data.size() > maxPairs)
+            throw ApiException.badRequest("the dataset has " + data.size() + " pairs; at most " + maxPairs + " are allowed (loupe.circuits.max-pairs)");
         long bytes = CircuitAnalysis.expectedBytes(c, data.size(), data.maxLength());
         if (bytes > MAX_BYTES)
             throw ApiException.badRequest(String.format(Locale.ROOT, "%d pairs of up to %d tokens need about %.1f GB on this model; use fewer or shorter pairs (limit %.1f GB)",

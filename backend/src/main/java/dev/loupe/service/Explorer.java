@@ -18,6 +18,7 @@ import dev.loupe.model.ModelFolder;
 import dev.loupe.store.ResultCache;
 import dev.loupe.tokenizer.Tokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.time.Duration;
@@ -67,9 +68,19 @@ public class Explorer {
     private final ResultCache cache;
     private final ComputeScheduler scheduler;
     private final Optional<String> defaultModel;
+    private final int maxPromptTokens;
 
     public Explorer(ModelCatalog catalog, ModelEngines engines, ResultCache cache, ComputeScheduler scheduler,
-                    @ConfigProperty(name = "loupe.default-model") Optional<String> defaultModel) {
+                    Optional<String> defaultModel) {
+        this(catalog, engines, cache, scheduler, defaultModel, Optional.empty());
+    }
+
+    /** {@code loupe.max-prompt-tokens} caps prompts below the model's context (the hosted demo sets it). */
+    @Inject
+    public Explorer(ModelCatalog catalog, ModelEngines engines, ResultCache cache, ComputeScheduler scheduler,
+                    @ConfigProperty(name = "loupe.default-model") Optional<String> defaultModel,
+                    @ConfigProperty(name = "loupe.max-prompt-tokens") Optional<Integer> maxPromptTokens) {
+        this.maxPromptTokens = maxPromptTokens.filter(n -> n > 0).orElse(Integer.MAX_VALUE);
         this.catalog = catalog;
         this.engines = engines;
         this.cache = cache;
@@ -109,6 +120,9 @@ public class Explorer {
             throw ApiException.badRequest("the prompt is " + ids.length + " tokens long" + (s.tokenizer().bosId() >= 0 ? " (with the BOS token)" : "")
                     + ", more than the context of "
                     + model + " (" + ctx + " tokens)");
+        if (ids.length > maxPromptTokens)
+            throw ApiException.badRequest("the prompt is " + ids.length + " tokens long, more than this server allows (" + maxPromptTokens
+                    + " tokens, loupe.max-prompt-tokens); use a shorter prompt");
         if (ids.length < 1) throw ApiException.badRequest("the prompt has no tokens");
         return ids;
     }

@@ -10,6 +10,7 @@ import dev.loupe.jobs.JobInfo;
 import dev.loupe.jobs.JobInfo.State;
 import dev.loupe.jobs.JobKind;
 import dev.loupe.jobs.Progress;
+import dev.loupe.serving.DemoMode;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -59,6 +60,7 @@ public class JobService {
     private final ComputeScheduler scheduler;
     private final Map<String, JobKind> kinds = new LinkedHashMap<>();
     private final Limits limits;
+    private final DemoMode demo;
     private final Map<String, Live> active = new ConcurrentHashMap<>();
     private ExecutorService workers;
     private volatile boolean stopping;
@@ -67,15 +69,20 @@ public class JobService {
     public JobService(DataSource dataSource, Instance<JobKind> kinds, ComputeScheduler scheduler,
                       @ConfigProperty(name = "loupe.jobs.workers") Optional<Integer> workers,
                       @ConfigProperty(name = "loupe.jobs.per-client", defaultValue = "4") int perClient,
-                      @ConfigProperty(name = "loupe.jobs.max-queued", defaultValue = "200") int maxQueued) {
+                      @ConfigProperty(name = "loupe.jobs.max-queued", defaultValue = "200") int maxQueued, DemoMode demo) {
         this(dataSource, kinds.stream().toList(), scheduler, new Limits(
-                workers.filter(n -> n > 0).orElse(Math.max(1, Runtime.getRuntime().availableProcessors() / 2)), perClient, maxQueued));
+                workers.filter(n -> n > 0).orElse(Math.max(1, Runtime.getRuntime().availableProcessors() / 2)), perClient, maxQueued), demo);
     }
 
     public JobService(DataSource dataSource, List<JobKind> kinds, ComputeScheduler scheduler, Limits limits) {
+        this(dataSource, kinds, scheduler, limits, DemoMode.off());
+    }
+
+    public JobService(DataSource dataSource, List<JobKind> kinds, ComputeScheduler scheduler, Limits limits, DemoMode demo) {
         this.dataSource = dataSource;
         this.scheduler = scheduler;
         this.limits = limits;
+        this.demo = demo;
         for (JobKind k : kinds) {
             JobKind old = this.kinds.put(k.name(), k);
             if (old != null) throw new IllegalStateException("two job kinds named '" + k.name() + "': " + old.getClass() + " and " + k.getClass());
@@ -118,12 +125,14 @@ public class JobService {
      *
      * @throws IllegalArgumentException the kind is unknown or the parameters are wrong (the kind's {@link JobKind#check})
      * @throws Busy                     the owner or the server has too many unfinished jobs
+     * @throws dev.loupe.jobs.NotAllowed the hosted demo does not run this kind for this model (see {@link DemoMode})
      */
     public String submit(String kind, String owner, JsonNode params) {
         JobKind k = kinds.get(kind);
         if (k == null)
             throw new IllegalArgumentException("unknown job kind '" + kind + "'" + (kinds.isEmpty() ? "" : "; known: " + String.join(", ", kinds.keySet())));
         JsonNode p = params == null ? NullNode.instance : params;
+        if (k.writes()) demo.checkWrite("the job '" + kind + "'", p.path("model").asText(null));
         k.check(p);
         String id = UUID.randomUUID().toString();
         synchronized (active) {
@@ -137,6 +146,19 @@ public class JobService {
         }
         workers().execute(() -> execute(id));
         return id;
+    }
+
+    /** How many jobs are in each state (for the metrics). */
+    public Map<State, Long> countByState() {
+        Map<State, Long> counts = new java.util.EnumMap<>(State.class);
+        for (State st : State.values()) counts.put(st, 0L);
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, COUNT(*) FROM jobs GROUP BY state");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) counts.put(State.valueOf(rs.getString(1)), rs.getLong(2));
+        } catch (SQLException e) {
+            throw new IllegalStateException("job table unavailable: " + e.getMessage(), e);
+        }
+        return counts;
     }
 
     public Optional<JobInfo> get(String id) {

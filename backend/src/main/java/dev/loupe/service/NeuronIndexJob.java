@@ -36,6 +36,9 @@ public class NeuronIndexJob implements JobKind {
     /** Each batch takes a compute slot of its own, so the explorer and neuron pages stay answered during a long index. */
     @Override public boolean schedulesItself() { return true; }
 
+    /** The index is a file in the data directory. */
+    @Override public boolean writes() { return true; }
+
     @Override
     public void check(JsonNode params) {
         String model = params.path("model").asText("");

@@ -252,4 +252,26 @@ class JobServiceTest {
         assertEquals(State.FAILED, j.state());
         assertTrue(j.error().contains("3 times"), j.error());
     }
+
+    /** The hosted demo runs a kind that writes lasting data only for the models its operator allows, and counts jobs by state. */
+    @Test
+    void demoRefusesWritingJobsExceptForAllowedModels() throws Exception {
+        CountingDataSource ds = database();
+        ComputeScheduler scheduler = new ComputeScheduler(new ComputeScheduler.Limits(2, 8, Duration.ofSeconds(5), 1000, 8));
+        record Writing(String name) implements JobKind {
+            @Override public boolean writes() { return true; }
+            @Override public long expectedBytes(JsonNode params) { return 1; }
+            @Override public String run(JsonNode params, Progress p) { return "written"; }
+        }
+        JobService s = new JobService(ds, List.of(new Writing("index"), new Kind("read", 1, (p, pr) -> "r")), scheduler,
+                new JobService.Limits(1, 3, 50), new dev.loupe.serving.DemoMode(true, java.util.Optional.of(List.of("allowed"))));
+        s.start();
+        services.add(s);
+        var e = assertThrows(dev.loupe.jobs.NotAllowed.class, () -> s.submit("index", "me", JSON.readTree("{\"model\": \"other\"}")));
+        assertTrue(e.getMessage().contains("loupe.demo.index-models") && e.getMessage().contains("'other'"), e.getMessage());
+        assertEquals("written", await(s, s.submit("index", "me", JSON.readTree("{\"model\": \"allowed\"}")), State.DONE).resultId());
+        assertEquals("r", await(s, s.submit("read", "me", JSON.readTree("{\"model\": \"other\"}")), State.DONE).resultId());
+        assertEquals(2L, s.countByState().get(State.DONE));
+        assertEquals(0L, s.countByState().get(State.RUNNING));
+    }
 }

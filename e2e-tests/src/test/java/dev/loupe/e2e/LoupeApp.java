@@ -78,27 +78,47 @@ public final class LoupeApp {
 
     /** Another app on its own port with the given data and models folders (stop it with {@link #stop()}). */
     public static LoupeApp launch(Path work, Path data, Path models) throws Exception {
+        return launch(work, data, models, List.of(), "/q/health/ready");
+    }
+
+    /**
+     * Another app with extra JVM options (e.g. {@code -Dquarkus.profile=prod,demo}), returned once {@code readyPath}
+     * answers 200 ({@code /q/health/live} for an app that is not expected to become ready).
+     */
+    public static LoupeApp launch(Path work, Path data, Path models, List<String> options, String readyPath) throws Exception {
         Path jar = Path.of(System.getProperty("loupe.app.jar")).toAbsolutePath().normalize();
         int port = freePort();
         Path log = Files.createTempFile(work, "app", ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx2g",
                 "-Dquarkus.http.port=" + port, "-Dloupe.data-dir=" + data, "-Dloupe.models-dir=" + models,
-                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true",
-                "-jar", jar.toString()));
+                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true"));
+        cmd.addAll(options);
+        cmd.addAll(List.of("-jar", jar.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         LoupeApp app = new LoupeApp(p, port, data, models, log);
-        app.awaitReady(Duration.ofSeconds(90));
+        app.awaitReady(Duration.ofSeconds(180), readyPath); // ready = the default model loaded: slow on a loaded machine
         return app;
     }
 
-    private void awaitReady(Duration timeout) throws Exception {
+    /** The app's output so far (for failure messages). */
+    public String log() {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    public Process process() { return process; }
+
+    private void awaitReady(Duration timeout, String readyPath) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         HttpClient client = HttpClient.newHttpClient();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) throw new IllegalStateException("app exited early:\n" + Files.readString(log));
             try {
-                HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(url("/q/health/ready")))
+                HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(url(readyPath)))
                         .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() == 200) return;
             } catch (IOException ignored) {
@@ -107,6 +127,12 @@ public final class LoupeApp {
             Thread.sleep(250);
         }
         throw new IllegalStateException("app not ready within " + timeout + ":\n" + Files.readString(log));
+    }
+
+    /** Kills the process at once (SIGKILL), as a crash or {@code kill -9} would; returns its exit status. */
+    public int kill() throws InterruptedException {
+        process.destroyForcibly();
+        return process.waitFor();
     }
 
     public void stop() {
