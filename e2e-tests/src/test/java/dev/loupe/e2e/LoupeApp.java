@@ -51,6 +51,7 @@ public final class LoupeApp {
     }
 
     public String url(String path) { return "http://localhost:" + port + path; }
+    public int port() { return port; }
     public Path dataDir() { return dataDir; }
     public Path modelsDir() { return modelsDir; }
 
@@ -92,7 +93,8 @@ public final class LoupeApp {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx2g",
                 "-Dquarkus.http.port=" + port, "-Dloupe.data-dir=" + data, "-Dloupe.models-dir=" + models,
-                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true"));
+                "-Dvaadin.devmode.usageStatistics.enabled=false", "-Dquarkus.analytics.disabled=true",
+                "-Dvertx.disableURIValidation=true"));
         cmd.addAll(options);
         cmd.addAll(List.of("-jar", jar.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
