@@ -2,7 +2,7 @@ package dev.loupe.cli;
 
 import picocli.CommandLine.Command;
 
-@Command(name = "bench", description = "Benchmarks.", subcommands = {EngineBenchCommand.class, ExplorerBench.class, PatchingBench.class, TrainBench.class, CircuitBench.class, LoadBench.class})
+@Command(name = "bench", description = "Benchmarks.", subcommands = {EngineBenchCommand.class, ExplorerBench.class, PatchingBench.class, TrainBench.class, CircuitBench.class, LoadBench.class, NeuronBench.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 

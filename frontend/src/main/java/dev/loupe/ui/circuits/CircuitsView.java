@@ -28,6 +28,7 @@ import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.UiClient;
 import dev.loupe.ui.jobs.JobProgressBar;
 import dev.loupe.ui.charts.FaithfulnessChart;
+import dev.loupe.ui.neurons.NeuronLinks;
 import dev.loupe.ui.explorer.ExplorerPage;
 
 import java.nio.charset.StandardCharsets;
@@ -340,7 +341,8 @@ public class CircuitsView extends ExplorerPage {
             a.setId("open-node");
             details.add(a);
         } else if (node.startsWith("m")) {
-            Anchor a = new Anchor("/model/" + model + "/neurons/" + node.substring(1), "Neurons of MLP " + node.substring(1));
+            int layer = Integer.parseInt(node.substring(1));
+            Anchor a = new Anchor(NeuronLinks.layer(model, layer), "Neurons of MLP " + layer + " (the layer's table; each row opens a neuron's page)");
             a.setId("open-node");
             details.add(a);
         }

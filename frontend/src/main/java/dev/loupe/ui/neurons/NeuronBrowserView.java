@@ -6,18 +6,17 @@ import com.vaadin.flow.component.Component;
 import com.vaadin.flow.component.UI;
 import com.vaadin.flow.component.button.Button;
 import com.vaadin.flow.component.button.ButtonVariant;
-import com.vaadin.flow.component.combobox.ComboBox;
 import com.vaadin.flow.component.grid.Grid;
 import com.vaadin.flow.component.grid.GridVariant;
 import com.vaadin.flow.component.html.Anchor;
 import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.H2;
 import com.vaadin.flow.component.html.Paragraph;
+import com.vaadin.flow.component.html.Span;
 import com.vaadin.flow.component.orderedlayout.FlexComponent;
 import com.vaadin.flow.component.orderedlayout.HorizontalLayout;
 import com.vaadin.flow.component.orderedlayout.VerticalLayout;
 import com.vaadin.flow.component.select.Select;
-import com.vaadin.flow.component.textfield.NumberField;
 import com.vaadin.flow.component.textfield.TextField;
 import com.vaadin.flow.data.provider.ListDataProvider;
 import com.vaadin.flow.router.BeforeEnterEvent;
@@ -25,6 +24,8 @@ import com.vaadin.flow.router.BeforeEnterObserver;
 import com.vaadin.flow.router.HasDynamicTitle;
 import com.vaadin.flow.router.Route;
 import dev.loupe.api.ApiException;
+import dev.loupe.jobs.JobInfo;
+import dev.loupe.neurons.CorpusSources;
 import dev.loupe.service.JobService;
 import dev.loupe.service.NeuronIndexJob;
 import dev.loupe.service.NeuronService;
@@ -88,8 +89,10 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
             for (int l = 0; l < layers; l++) ls.add(l);
             layerSelect.setItems(ls);
             layerSelect.setValue(Math.max(0, Math.min(layers - 1, layer)));
-            layerSelect.addValueChangeListener(e -> UI.getCurrent().navigate("model/" + model + "/neurons",
-                    com.vaadin.flow.router.QueryParameters.of("layer", String.valueOf(e.getValue()))));
+            layerSelect.addValueChangeListener(e -> { // the filters stay as they are
+                state.set("layer", String.valueOf(e.getValue()));
+                UI.getCurrent().navigate("model/" + model + "/neurons", state.location().getQueryParameters());
+            });
             Select<String> kind = new Select<>();
             kind.setId("search-kind");
             kind.setLabel("Search");
@@ -123,7 +126,7 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
             }
             List<Row> list = new ArrayList<>();
             for (JsonNode r : rows) list.add(Row.of(r));
-            add(filters(table(list, searching)));
+            add(filters(table(list, searching), list.size()));
         } catch (ApiException | IllegalArgumentException e) {
             Paragraph p = new Paragraph(e.getMessage());
             p.setId("error");
@@ -136,7 +139,7 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
         Grid<Row> g = new Grid<>(Row.class, false);
         g.setId("neuron-table");
         g.addThemeVariants(GridVariant.LUMO_COMPACT, GridVariant.LUMO_ROW_STRIPES);
-        g.addComponentColumn(r -> new Anchor("/model/" + model + "/neurons/" + r.layer() + "/" + r.index(), r.layer() + "/" + r.index()))
+        g.addComponentColumn(r -> new Anchor(NeuronLinks.page(model, r.layer(), r.index()), r.layer() + "/" + r.index()))
                 .setHeader("neuron").setComparator((a, b) -> a.layer() != b.layer() ? a.layer() - b.layer() : a.index() - b.index()).setWidth("90px").setFlexGrow(0);
         if (withValue) g.addColumn(r -> fmt(r.value())).setHeader("value").setComparator(r -> r.value() == null ? 0 : r.value()).setWidth("90px").setFlexGrow(0);
         g.addColumn(r -> fmt(r.max())).setHeader("max").setComparator(Row::max).setWidth("80px").setFlexGrow(0);
@@ -153,30 +156,21 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
         return g;
     }
 
-    /** Filters above the table: label text, minimum score, minimum max activation, class. */
-    private Component filters(Grid<Row> grid) {
+    /** The filters above the table (ranges of every statistic, class, label, minimum score) and how many rows pass. */
+    private Component filters(Grid<Row> grid, int total) {
         @SuppressWarnings("unchecked")
         ListDataProvider<Row> data = (ListDataProvider<Row>) grid.getDataProvider();
-        TextField label = new TextField("Filter label");
-        label.setId("filter-label");
-        NumberField minScore = new NumberField("min score");
-        minScore.setId("filter-score");
-        NumberField minMax = new NumberField("min max");
-        minMax.setId("filter-max");
-        ComboBox<String> cls = new ComboBox<>("class");
-        cls.setItems("prediction", "suppression");
-        cls.setClearButtonVisible(true);
-        Runnable apply = () -> data.setFilter(r -> (label.isEmpty() || r.label().toLowerCase(Locale.ROOT).contains(label.getValue().toLowerCase(Locale.ROOT)))
-                && (minScore.isEmpty() || (r.score() != null && r.score() >= minScore.getValue()))
-                && (minMax.isEmpty() || r.max() >= minMax.getValue())
-                && (cls.isEmpty() || cls.getValue().equals(r.cls())));
-        label.setValueChangeMode(com.vaadin.flow.data.value.ValueChangeMode.EAGER);
-        label.addValueChangeListener(e -> apply.run());
-        minScore.addValueChangeListener(e -> apply.run());
-        minMax.addValueChangeListener(e -> apply.run());
-        cls.addValueChangeListener(e -> apply.run());
-        HorizontalLayout f = new HorizontalLayout(label, minScore, minMax, cls);
-        VerticalLayout v = new VerticalLayout(f, grid);
+        Span count = new Span();
+        count.setId("filter-count");
+        count.getStyle().set("color", "var(--lumo-secondary-text-color)").set("font-size", "var(--lumo-font-size-s)");
+        NeuronFilters[] f = new NeuronFilters[1];
+        Runnable apply = () -> {
+            data.setFilter(f[0].predicate()::test);
+            count.setText(String.format(Locale.ROOT, "%,d of %,d neurons shown", data.size(new com.vaadin.flow.data.provider.Query<>()), total));
+        };
+        f[0] = new NeuronFilters(state, apply);
+        apply.run();
+        VerticalLayout v = new VerticalLayout(f[0], count, grid);
         v.setPadding(false);
         v.setWidthFull();
         return v;
@@ -184,27 +178,53 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
 
     private static String fmt(Double v) { return v == null ? "–" : String.format(Locale.ROOT, Math.abs(v) >= 100 ? "%.1f" : "%.3f", v); }
 
-    /** What a model without an index shows: why, the command, and a button that builds it as a job. */
+    /**
+     * What a model without an index shows: why, the command, and a button that builds it as a job (per batch through the
+     * compute scheduler, with progress and Cancel). A job of this user already building the model's index is shown
+     * instead of a second one; a cancelled build continues from its checkpoint when started again.
+     */
     static Component noIndex(NeuronService neurons, JobService jobs, String model) {
         Div d = new Div();
         d.setId("no-index");
         JsonNode status = neurons.status(model);
-        d.add(new Paragraph(status.get("problem").asText() + ". Build it here (a job over Brown's held-out documents; progress below), "
-                + "or on the command line: ./loupe neurons index " + model));
+        d.add(new Paragraph(status.get("problem").asText() + ". Build it here (a job; progress below), "
+                + "or on the command line: ./loupe neurons index " + model + " [--corpus brown-heldout|brown|kjv|fortunes]"));
+        Select<String> corpus = new Select<>();
+        corpus.setId("index-corpus");
+        corpus.setLabel("Corpus");
+        corpus.setItems(CorpusSources.NAMED);
+        corpus.setValue(CorpusSources.NAMED.get(0));
         Button build = new Button("Build the neuron index");
         build.setId("build-index");
         build.addThemeVariants(ButtonVariant.LUMO_PRIMARY);
+        Div progress = new Div();
+        progress.setWidthFull();
+        java.util.function.Consumer<String> follow = id -> {
+            build.setEnabled(false);
+            progress.removeAll();
+            progress.add(new JobProgressBar(jobs, id).onFinished(job -> {
+                if (job.state() == JobInfo.State.DONE) UI.getCurrent().getPage().reload();
+                else {
+                    build.setEnabled(true);
+                    build.setText(job.state() == JobInfo.State.CANCELLED ? "Continue building (from the checkpoint)" : "Build the neuron index");
+                }
+            }));
+        };
         build.addClickListener(e -> {
             try {
-                var params = new ObjectMapper().createObjectNode().put("model", model).put("corpus", "brown-heldout");
-                String id = jobs.submit(NeuronIndexJob.NAME, UiClient.current(), params);
-                build.setEnabled(false);
-                d.add(new JobProgressBar(jobs, id).onFinished(job -> UI.getCurrent().getPage().reload()));
+                var params = new ObjectMapper().createObjectNode().put("model", model).put("corpus", corpus.getValue());
+                follow.accept(jobs.submit(NeuronIndexJob.NAME, UiClient.current(), params));
             } catch (RuntimeException ex) {
-                d.add(new Paragraph(ex.getMessage()));
+                progress.removeAll();
+                progress.add(new Paragraph(ex.getMessage()));
             }
         });
-        d.add(build);
+        HorizontalLayout row = new HorizontalLayout(corpus, build);
+        row.setDefaultVerticalComponentAlignment(FlexComponent.Alignment.BASELINE);
+        d.add(row, progress);
+        jobs.list(UiClient.current()).stream()
+                .filter(j -> NeuronIndexJob.NAME.equals(j.kind()) && !j.finished() && model.equals(j.params().path("model").asText()))
+                .findFirst().ifPresent(j -> follow.accept(j.id()));
         return d;
     }
 }

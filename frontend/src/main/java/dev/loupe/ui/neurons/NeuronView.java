@@ -97,7 +97,7 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
         add(p);
     }
 
-    private String link(int l, int n) { return "/model/" + model + "/neurons/" + l + "/" + n; }
+    private String link(int l, int n) { return NeuronLinks.page(model, l, n); }
 
     private void render(boolean embed) {
         double max = page.get("max").asDouble();
@@ -116,7 +116,7 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
             int g = ThreadLocalRandom.current().nextInt(layers * dMlp);
             Anchor random = new Anchor(link(g / dMlp, g % dMlp), "random");
             random.setId("random");
-            Anchor browser = new Anchor("/model/" + model + "/neurons?layer=" + layer, "all neurons of layer " + layer);
+            Anchor browser = new Anchor(NeuronLinks.layer(model, layer), "all neurons of layer " + layer);
             browser.setId("browser-link");
             top.add(prev, next, random, browser, state);
             top.expand(title);
