@@ -138,8 +138,8 @@ public class HttpEdge implements HttpServerOptionsCustomizer {
             ctx.put(READ_BODY, true);
             ctx.next();
         } else if (method.equals("OPTIONS") || match.allows(method)) {
-            // read bodies here, so that one over the limit is a JSON 413 also when it comes chunked
-            if (!method.equals("GET") && !method.equals("HEAD") && !method.equals("OPTIONS")) ctx.put(READ_BODY, true);
+            // the resource reads its own body: one read here would leave it nothing ("Request has already been read");
+            // a declared length over the limit was answered above
             ctx.next();
         } else {
             ctx.response().putHeader(HttpHeaders.ALLOW, String.join(", ", match.methods()));

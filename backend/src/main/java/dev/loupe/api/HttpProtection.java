@@ -42,7 +42,7 @@ public class HttpProtection {
     }
 
     private void handle(RoutingContext rc) {
-        boolean embed = "true".equals(rc.request().getParam("embed")) && embedPaths.matcher(rc.normalizedPath()).matches();
+        boolean embed = embedPaths.matcher(rc.normalizedPath()).matches() && embedRequested(rc);
         rc.addHeadersEndHandler(v -> headers(rc.response().headers(), embed));
         if (limiter != null && rc.normalizedPath().startsWith("/api/")) {
             int wait = limiter.acquire(Clients.of(rc.request()), System.nanoTime());
@@ -52,6 +52,14 @@ public class HttpProtection {
             }
         }
         rc.next();
+    }
+
+    private static boolean embedRequested(RoutingContext rc) {
+        try {
+            return "true".equals(rc.request().getParam("embed"));
+        } catch (IllegalArgumentException e) {
+            return false; // a malformed query escape: HttpEdge answers the request with a JSON 400
+        }
     }
 
     private void headers(MultiMap h, boolean embed) {

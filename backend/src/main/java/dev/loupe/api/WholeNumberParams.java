@@ -22,10 +22,15 @@ public class WholeNumberParams implements ParamConverterProvider {
     public <T> ParamConverter<T> getConverter(Class<T> rawType, Type genericType, Annotation[] annotations) {
         if (rawType != Integer.class && rawType != Long.class) return null;
         String name = parameterName(annotations);
+        boolean inPath = inPath(annotations);
         return new ParamConverter<T>() {
             @Override
             public T fromString(String value) {
-                if (value == null || value.isBlank()) return null;
+                if (value == null || value.isBlank()) {
+                    // an optional query parameter may be left empty; a path segment names something and must be a number
+                    if (inPath) throw new BadRequestException(name + " must be a whole number, got '" + value + "'");
+                    return null;
+                }
                 try {
                     // separate branches: a conditional expression would unbox and widen an Integer to long
                     if (rawType == Integer.class) return rawType.cast(Integer.valueOf(value.trim()));
@@ -38,6 +43,11 @@ public class WholeNumberParams implements ParamConverterProvider {
             @Override
             public String toString(T value) { return value == null ? null : value.toString(); }
         };
+    }
+
+    private static boolean inPath(Annotation[] annotations) {
+        for (Annotation a : annotations) if (a instanceof PathParam) return true;
+        return false;
     }
 
     private static String parameterName(Annotation[] annotations) {

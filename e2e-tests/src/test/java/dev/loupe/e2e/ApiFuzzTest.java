@@ -30,8 +30,8 @@ import static dev.loupe.e2e.Explore.enc;
 class ApiFuzzTest {
     private static final LoupeApp app = LoupeApp.get();
     /** What the first runs found; enable the properties again once these are fixed. */
-    static final String DISABLED = "finds 500s (NullPointerException for a blank layer: GET …/neurons/%09/0, POST …/neurons/%20/1/test),"
-            + " a 400 without a JSON body (POST …/neurons/index without a Content-Type), and checks a body on HEAD answers";
+    static final String DISABLED = "still finds a 500 for GET /api/v1/jobs/%/ and a 400 without a JSON body for POST /api/v1/jobs with a bare [] body;"
+            + " the blank-layer 500s and the HEAD check are fixed";
     private static final List<Op> OPS = operations();
 
     /** One operation of the OpenAPI document: method, path template, its parameters, whether it may start a job (202). */
@@ -95,6 +95,7 @@ class ApiFuzzTest {
         String type = String.valueOf(r.header("content-type"));
         if (r.status() >= 500) throw new AssertionError(c + " → " + r.status() + ": " + RawHttp.abbreviate(r.body()));
         if (type.startsWith("text/html")) throw new AssertionError(c + " → HTML (" + r.status() + ")");
+        if (c.method().equals("HEAD")) return; // a HEAD answer has the headers of a GET and never a body
         if (r.status() >= 400) {
             if (!type.startsWith("application/json")) throw new AssertionError(c + " → " + r.status() + " as " + type + ": " + RawHttp.abbreviate(r.body()));
             JsonNode b;
