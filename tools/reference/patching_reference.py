@@ -8,6 +8,8 @@ The independent reference for Loupe's patching sweeps (DESIGN.md §8). Two uses:
     /usr/bin/python3 tools/reference/patching_reference.py bench --weights FILE --clean IDS --corrupt IDS
         --sweep NAME --metric SPEC [--max-indices N]
         times the loop (the anchor of `./loupe bench patching`) and prints one JSON line
+    /usr/bin/python3 tools/reference/patching_reference.py mean-text-fixtures [--out FILE]
+        writes backend/src/test/resources/fixtures/patching_mean_text.json (the mean ablation over a text)
 
 Conventions (shared with dev.loupe.patching):
   sweeps   resid_pre resid_mid resid_post attn_out mlp_out -> [layer, pos]
@@ -18,7 +20,8 @@ Conventions (shared with dev.loupe.patching):
   modes    denoise: corrupted run, clean activation put in; noise: clean run, corrupted activation put in;
            zero / mean / resample ablation of the clean run: zero; the mean over every pair's clean prompt and
            every position (over pairs only for attention patterns); pair i's value from the clean prompt of pair
-           i+1 (mod n), or the corrupted prompt when there is one pair
+           i+1 (mod n), or the corrupted prompt when there is one pair; mean over a text: the mean over every
+           position of the text's own run (no attention patterns: their shape depends on the length)
   metrics  logit_diff:POS:A:B, logprob:POS:A, prob:POS:A, kl:POS (KL(clean || patched) of the next-token
            distributions at POS), loss (mean next-token cross-entropy of the run's own tokens); the mean over pairs
   path     path:logits, path:q:L.H,L.H, path:k:..., path:v:... -> [layer, head] over sender heads: step 1 the base
@@ -92,8 +95,14 @@ def metric_value(spec: str, logits, ids, clean_logits):
     raise ValueError("unknown metric " + spec)
 
 
-def setup(weights, cfg, pairs, mode):
-    """Per pair: (base ids, clean ids, source activation cache) for a mode."""
+def setup(weights, cfg, pairs, mode, mean_text=None):
+    """Per pair: (base ids, clean ids, source activation cache) for a mode; mean_text: the mean ablation's text."""
+    if mode == "mean" and mean_text is not None:
+        T = len(pairs[0][0])
+        _, text_cache = ref.run_with_cache(weights, cfg, torch.tensor([mean_text]))
+        mean = {n: t.mean((0, 1), keepdim=True).expand(1, T, *t.shape[2:]) for n, t in text_cache.items()
+                if not n.endswith("hook_pattern") and not n.endswith("hook_attn_scores")}
+        return [(c, c, mean) for c, _ in pairs]
     caches = [(ref.run_with_cache(weights, cfg, torch.tensor([c]))[1], ref.run_with_cache(weights, cfg, torch.tensor([k]))[1])
               for c, k in pairs]
     out = []
@@ -130,11 +139,11 @@ def patched_run(weights, cfg, ids, hook, index, source):
         return ref.forward(weights, cfg, torch.tensor([ids]), ref.Hooks(record=False, patches={hook: patch}))
 
 
-def sweep(weights, cfg, pairs, sweep_name, mode, spec):
+def sweep(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
     """TransformerLens's loop: for every index, one hooked forward per pair; the metric's mean over pairs."""
     T = len(pairs[0][0])
     shape, sites = sweep_sites(sweep_name, cfg, T)
-    runs = setup(weights, cfg, pairs, mode)
+    runs = setup(weights, cfg, pairs, mode, mean_text)
     clean_logits = [ref.forward(weights, cfg, torch.tensor([c])) for c, _ in pairs]
     values = []
     for hook, index in sites:
@@ -157,11 +166,11 @@ def plain_metrics(weights, cfg, pairs, spec):
     return clean / len(pairs), corrupt / len(pairs)
 
 
-def attribution(weights, cfg, pairs, sweep_name, mode, spec):
+def attribution(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
     """(a_source - a_base) . d metric / d a at the base run, summed over each index's elements; mean over pairs."""
     T = len(pairs[0][0])
     shape, sites = sweep_sites(sweep_name, cfg, T)
-    runs = setup(weights, cfg, pairs, mode)
+    runs = setup(weights, cfg, pairs, mode, mean_text)
     totals = [0.0] * len(sites)
     for i, (base, clean, source) in enumerate(runs):
         rec = ref.Hooks(record=True, retain_grad=True)
@@ -199,34 +208,47 @@ def fixture_cases(cfg):
     return cases
 
 
-def make_fixtures(out_path):
-    models = []
-    # Two pairs of 6 tokens (BOS-like first id), differing at 1 and 2 positions.
+def fixture_models():
+    """(name, config, float64 weights, pairs) of both fixture models: two pairs of 6 tokens (BOS-like first id),
+    differing at 1 and 2 positions."""
     for name in ("odd_3l", "attnonly_2l"):
         cfg, weights, _ = ref.load_model(os.path.join(FIXTURES, name + ".safetensors"))
         weights = {k: v.to(torch.float64) for k, v in weights.items()}
         V = cfg.vocab_size
         pairs = [([V - 1, 17, 5, 23, 9, 31], [V - 1, 17, 8, 23, 9, 31]),
                  ([V - 1, 40, 2, 13, 6, 21], [V - 1, 40, 3, 13, 19, 21])]
+        yield name, cfg, weights, pairs
+
+
+def case_of(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
+    """One fixture case: the sweep (or path sweep) and the unpatched metrics."""
+    run = path_patch if sweep_name.startswith("path:") else sweep
+    shape, values = run(weights, cfg, pairs, sweep_name, mode, spec, mean_text)
+    clean, corrupt = plain_metrics(weights, cfg, pairs, spec)
+    return dict(sweep=sweep_name, mode=mode, metric=spec, shape=shape, clean_metric=clean, corrupt_metric=corrupt,
+                values=[round(v, 7) for v in values])
+
+
+def write_fixture(out_path, models):
+    with open(out_path, "w") as f:
+        json.dump(dict(format="loupe-patching-fixture-1", models=models), f, separators=(",", ":"))
+        f.write("\n")
+
+
+def make_fixtures(out_path):
+    models = []
+    for name, cfg, weights, pairs in fixture_models():
         cases = []
         for s, m, spec, attr in fixture_cases(cfg):
-            shape, values = sweep(weights, cfg, pairs, s, m, spec)
-            clean, corrupt = plain_metrics(weights, cfg, pairs, spec)
-            case = dict(sweep=s, mode=m, metric=spec, shape=shape, clean_metric=clean, corrupt_metric=corrupt,
-                        values=[round(v, 7) for v in values])
+            case = case_of(weights, cfg, pairs, s, m, spec)
             if attr:
                 case["attribution"] = [round(v, 7) for v in attribution(weights, cfg, pairs, s, m, spec)[1]]
             cases.append(case)
         # one pair alone: resample takes the corrupted prompt
-        shape, values = sweep(weights, cfg, pairs[:1], "resid_pre", "resample", "logit_diff:-1:11:42")
-        clean, corrupt = plain_metrics(weights, cfg, pairs[:1], "logit_diff:-1:11:42")
-        cases.append(dict(sweep="resid_pre", mode="resample", metric="logit_diff:-1:11:42", shape=shape, single_pair=True,
-                          clean_metric=clean, corrupt_metric=corrupt, values=[round(v, 7) for v in values]))
+        cases.append(dict(case_of(weights, cfg, pairs[:1], "resid_pre", "resample", "logit_diff:-1:11:42"), single_pair=True))
         models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], cases=cases))
         print(name, len(cases), "cases", file=sys.stderr)
-    with open(out_path, "w") as f:
-        json.dump(dict(format="loupe-patching-fixture-1", models=models), f, separators=(",", ":"))
-        f.write("\n")
+    write_fixture(out_path, models)
 
 
 # --------------------------------------------------------------------------- path patching
@@ -239,12 +261,12 @@ def parse_receivers(sweep_name):
     return parts[1], [tuple(int(x) for x in r.split(".")) for r in parts[2].split(",")]
 
 
-def path_patch(weights, cfg, pairs, sweep_name, mode, spec):
+def path_patch(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
     """Path patching from every sender head (as TransformerLens users do it, one hooked pass per step)."""
     L, H = cfg.n_layer, cfg.n_head
     kind, receivers = parse_receivers(sweep_name)
     last = L if kind == "logits" else max(l for l, _ in receivers)
-    runs = setup(weights, cfg, pairs, mode)
+    runs = setup(weights, cfg, pairs, mode, mean_text)
     base_caches = [ref.run_with_cache(weights, cfg, torch.tensor([b]))[1] for b, _, _ in runs]
     clean_logits = [ref.forward(weights, cfg, torch.tensor([c])) for c, _ in pairs]
     values = []
@@ -291,26 +313,40 @@ def path_patch(weights, cfg, pairs, sweep_name, mode, spec):
 
 def make_path_fixtures(out_path):
     models = []
-    for name in ("odd_3l", "attnonly_2l"):
-        cfg, weights, _ = ref.load_model(os.path.join(FIXTURES, name + ".safetensors"))
-        weights = {k: v.to(torch.float64) for k, v in weights.items()}
-        V, L = cfg.vocab_size, cfg.n_layer
-        pairs = [([V - 1, 17, 5, 23, 9, 31], [V - 1, 17, 8, 23, 9, 31]),
-                 ([V - 1, 40, 2, 13, 6, 21], [V - 1, 40, 3, 13, 19, 21])]
+    for name, cfg, weights, pairs in fixture_models():
+        L = cfg.n_layer
         sweeps = ["path:logits", "path:q:%d.1" % (L - 1), "path:k:%d.0,%d.2" % (L - 1, L - 1), "path:v:1.1,%d.0" % (L - 1)]
         cases = []
         for s in sweeps:
             for m in ("denoise", "noise"):
                 for spec in ("logit_diff:-1:11:42", "kl:-1"):
-                    shape, values = path_patch(weights, cfg, pairs, s, m, spec)
-                    clean, corrupt = plain_metrics(weights, cfg, pairs, spec)
-                    cases.append(dict(sweep=s, mode=m, metric=spec, shape=shape, clean_metric=clean, corrupt_metric=corrupt,
-                                      values=[round(v, 7) for v in values]))
+                    cases.append(case_of(weights, cfg, pairs, s, m, spec))
         models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], cases=cases))
         print(name, len(cases), "path cases", file=sys.stderr)
-    with open(out_path, "w") as f:
-        json.dump(dict(format="loupe-patching-fixture-1", models=models), f, separators=(",", ":"))
-        f.write("\n")
+    write_fixture(out_path, models)
+
+
+def make_mean_text_fixtures(out_path):
+    """The mean ablation over a text of 11 tokens (longer than the 6-token pairs) on both fixture models."""
+    models = []
+    for name, cfg, weights, pairs in fixture_models():
+        V, L = cfg.vocab_size, cfg.n_layer
+        text = [V - 1, 3, 14, 15, 9, 2, 6, 5, 35, 8, 12]
+        sweeps = ["resid_pre", "attn_out", "head_out", "head_q", "head_k", "head_v", "head_out_by_pos", "head_v_by_pos"]
+        if not cfg.attn_only:
+            sweeps += ["resid_mid", "resid_post", "mlp_out", "neurons:1:-1", "neurons:%d" % (L - 1)]
+        cases = []
+        for s in sweeps:
+            for spec in ("logit_diff:-1:11:42", "kl:-1"):
+                case = case_of(weights, cfg, pairs, s, "mean", spec, text)
+                if spec.startswith("logit_diff"):
+                    case["attribution"] = [round(v, 7) for v in attribution(weights, cfg, pairs, s, "mean", spec, text)[1]]
+                cases.append(case)
+        for s in ("path:logits", "path:k:%d.0,%d.2" % (L - 1, L - 1)):
+            cases.append(case_of(weights, cfg, pairs, s, "mean", "logit_diff:-1:11:42", text))
+        models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], mean_text=text, cases=cases))
+        print(name, len(cases), "mean-text cases", file=sys.stderr)
+    write_fixture(out_path, models)
 
 
 # --------------------------------------------------------------------------- bench
@@ -342,6 +378,8 @@ def main():
     fx.add_argument("--out", default=os.path.join(FIXTURES, "patching.json"))
     pp = sub.add_parser("path-fixtures")
     pp.add_argument("--out", default=os.path.join(FIXTURES, "patching_path.json"))
+    mt = sub.add_parser("mean-text-fixtures")
+    mt.add_argument("--out", default=os.path.join(FIXTURES, "patching_mean_text.json"))
     b = sub.add_parser("bench")
     b.add_argument("--weights", required=True)
     b.add_argument("--n-head", type=int)
@@ -356,6 +394,8 @@ def main():
         make_fixtures(args.out)
     elif args.cmd == "path-fixtures":
         make_path_fixtures(args.out)
+    elif args.cmd == "mean-text-fixtures":
+        make_mean_text_fixtures(args.out)
     else:
         torch.set_num_threads(args.threads)
         bench(args)

@@ -40,24 +40,17 @@ final class DumpCommand implements Callable<Integer> {
     }
 
     @Option(names = "--hooks", paramLabel = "REGEX", description = "hooks whose names contain a match (default: all)") String hooks;
-    @Option(names = "--no-bos", description = "do not prepend the BOS token to --text") boolean noBos;
     @Option(names = "--grad", paramLabel = "METRIC",
             description = "also write grad:<hook>, the gradient of METRIC (loss, logit_diff:POS:A:B or logprob:POS:A) at every selected hook")
     String grad;
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
     @Mixin ModelsDir models;
+    @Mixin PromptIds prompt;
 
     @Override
     public Integer call() throws IOException {
         LoadedModel model = openModel(models.resolve(), name);
-        int[] ids = input.text != null ? model.tokenizer().encode(input.text, !noBos) : parseIds(input.tokens);
-        String what = input.text != null ? "text" : "token list";
-        if (ids.length == 0) throw new CliException("the " + what + " has no tokens");
-        if (ids.length > model.config().nCtx())
-            throw new CliException("the " + what + " is " + ids.length + " tokens, longer than the model's context of " + model.config().nCtx());
-        for (int i = 0; i < ids.length; i++)
-            if (ids[i] < 0 || ids[i] >= model.config().dVocab())
-                throw new CliException("token id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + model.config().dVocab() + ")");
+        int[] ids = prompt.of(model, input.text, input.tokens, "--tokens", input.text != null ? "text" : "token list");
         if (Files.isDirectory(out)) throw new CliException("--out " + out + " is a directory");
 
         try (Engine engine = Engine.create(model.weights())) {
@@ -105,19 +98,5 @@ final class DumpCommand implements Callable<Integer> {
         } catch (ModelFolderException e) {
             throw new CliException("model '" + name + "': " + e.getMessage());
         }
-    }
-
-    static int[] parseIds(String list) {
-        String[] parts = list.trim().split("\\s*,\\s*");
-        if (list.isBlank()) return new int[0];
-        int[] ids = new int[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            try {
-                ids[i] = Integer.parseInt(parts[i]);
-            } catch (NumberFormatException e) {
-                throw new CliException("'" + parts[i] + "' in --tokens is not a token id");
-            }
-        }
-        return ids;
     }
 }

@@ -40,7 +40,6 @@ final class PatchCommand implements Callable<Integer> {
         @Option(names = "--corrupt-tokens", paramLabel = "ID,ID,...", description = "corrupted token ids, used as given") String corruptTokens;
     }
 
-    @Option(names = "--no-bos", description = "do not prepend the BOS token to the texts") boolean noBos;
     @Option(names = "--metric", defaultValue = "logit_diff:-1",
             description = "logit_diff:POS[:A:B], logprob:POS[:A], prob:POS[:A], kl:POS or loss; A/B default to the clean and corrupted top tokens (default ${DEFAULT-VALUE})")
     String metric;
@@ -48,9 +47,13 @@ final class PatchCommand implements Callable<Integer> {
     String sweep;
     @Option(names = "--direction", defaultValue = "denoise", description = "denoise, noise, or an ablation of the clean run: zero, mean, resample (default ${DEFAULT-VALUE})")
     String direction;
+    @Option(names = "--mean-text", paramLabel = "TEXT",
+            description = "with --direction mean: take the mean over this text's positions (its own run) instead of the clean prompt's")
+    String meanText;
     @Option(names = "--attribution", description = "also write the attribution-patching estimate of every index") boolean attribution;
     @Option(names = "--out", required = true, paramLabel = "FILE.json") Path out;
     @Mixin ModelsDir models;
+    @Mixin PromptIds prompt;
 
     @Override
     public Integer call() throws Exception {
@@ -65,6 +68,13 @@ final class PatchCommand implements Callable<Integer> {
             PatchMode mode = PatchMode.parse(direction);
             for (Sweep s : sweeps) ActivationPatching.check(model.config(), List.of(pair), PatchMetric.parse("kl:-1"), s);
             PatchMetric m = PatchMetric.resolve(metric, engine, pair);
+            int[] mean = null;
+            if (meanText != null) {
+                if (mode != PatchMode.MEAN) throw new CliException("--mean-text is used only by --direction mean");
+                if (meanText.isBlank()) throw new CliException("--mean-text is empty: give a text to take the mean over");
+                mean = prompt.of(model, meanText, null, "--mean-text", "mean text");
+                for (Sweep s : sweeps) ActivationPatching.checkMeanText(model.config(), s, mean);
+            }
             long t0 = System.nanoTime();
             PatchingResult r;
             long rows;
@@ -72,10 +82,10 @@ final class PatchCommand implements Callable<Integer> {
             Map<String, OnnxTensor> feeds = bp == null ? null : bp.weightFeeds(model.weights());
             try {
                 if (panel) {
-                    r = PatchingPanels.run(engine, List.of(pair), List.of(m), sweep, mode, 0, Progress.NONE, bp, feeds);
+                    r = PatchingPanels.run(engine, List.of(pair), List.of(m), sweep, mode, mean, 0, Progress.NONE, bp, feeds);
                     rows = PatchingPanels.rows(sweep, model.config(), clean.length, 1);
                 } else {
-                    ActivationPatching run = ActivationPatching.prepare(engine, List.of(pair), m, sweeps.get(0), mode);
+                    ActivationPatching run = ActivationPatching.prepare(engine, List.of(pair), List.of(m), sweeps.get(0), mode, mean);
                     r = run.sweep(0, Progress.NONE);
                     if (bp != null) r = new PatchingResult(r.sweep(), r.mode(), r.metric(), r.axes(), r.shape(), r.values(), r.cleanMetric(),
                             r.corruptMetric(), run.attribution(bp, feeds));
@@ -97,6 +107,7 @@ final class PatchCommand implements Callable<Integer> {
             json.put("values", PatchingResult.nested(r.values(), r.shape()));
             json.put("clean_metric", r.cleanMetric());
             json.put("corrupt_metric", r.corruptMetric());
+            if (mean != null) json.put("mean_text_tokens", mean);
             if (panel) json.put("components", sweeps.stream().map(Sweep::name).toList());
             if (r.attribution() != null) json.put("attribution", PatchingResult.nested(r.attribution(), r.shape()));
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
@@ -110,6 +121,6 @@ final class PatchCommand implements Callable<Integer> {
 
     private int[] ids(LoadedModel model, String text, String tokens, String option) {
         if ((text == null) == (tokens == null)) throw new CliException("give " + option + " TEXT or " + option + "-tokens IDS (one of them)");
-        return text != null ? model.tokenizer().encode(text, !noBos) : DumpCommand.parseIds(tokens);
+        return prompt.of(model, text, tokens, option + "-tokens", option.equals("--clean") ? "clean prompt" : "corrupted prompt");
     }
 }

@@ -51,7 +51,7 @@ public final class ActivationPatching {
     private final double[] baseValue;
     private final double cleanMetric, corruptMetric;
 
-    private ActivationPatching(Engine engine, List<PromptPair> pairList, List<PatchMetric> metrics, Sweep sweep, PatchMode mode) {
+    private ActivationPatching(Engine engine, List<PromptPair> pairList, List<PatchMetric> metrics, Sweep sweep, PatchMode mode, int[] meanText) {
         this.engine = engine;
         this.config = engine.config();
         this.metrics = metrics;
@@ -88,7 +88,7 @@ public final class ActivationPatching {
         this.cleanMetric = cm / pairs;
         this.corruptMetric = km / pairs;
 
-        Map<String, Tensor> mean = mode == PatchMode.MEAN ? means(clean, cached) : null;
+        Map<String, Tensor> mean = mode != PatchMode.MEAN ? null : meanText == null ? means(clean, cached) : textMeans(meanText, sweep);
         for (int i = 0; i < pairs; i++) {
             boolean denoise = mode == PatchMode.DENOISE;
             baseTokens[i] = denoise ? pairList.get(i).corrupt() : pairList.get(i).clean();
@@ -115,8 +115,34 @@ public final class ActivationPatching {
 
     /** The same with one metric per pair (the same kind and position, each pair's own answer tokens). */
     public static ActivationPatching prepare(Engine engine, List<PromptPair> pairs, List<PatchMetric> metrics, Sweep sweep, PatchMode mode) {
+        return prepare(engine, pairs, metrics, sweep, mode, null);
+    }
+
+    /**
+     * The same where the mean ablation takes its mean over the positions of {@code meanText} (token ids, run through
+     * the model on their own) instead of over the pairs' clean prompts; null: over the pairs.
+     */
+    public static ActivationPatching prepare(Engine engine, List<PromptPair> pairs, List<PatchMetric> metrics, Sweep sweep, PatchMode mode,
+                                             int[] meanText) {
         check(engine.config(), pairs, metrics, sweep);
-        return new ActivationPatching(engine, pairs, List.copyOf(metrics), sweep, mode);
+        if (meanText != null) checkMeanText(engine.config(), sweep, meanText);
+        return new ActivationPatching(engine, pairs, List.copyOf(metrics), sweep, mode, meanText);
+    }
+
+    /**
+     * The checks of a text to take the mean ablation's mean over: not empty, within the context, known tokens, and a
+     * sweep whose activations have a position axis (an attention pattern's shape depends on the prompt's length).
+     */
+    public static void checkMeanText(GptConfig c, Sweep sweep, int[] text) {
+        if (text.length == 0) throw new IllegalArgumentException("the mean text is empty: give a text to take the mean over");
+        if (text.length > c.nCtx())
+            throw new IllegalArgumentException("the mean text is " + text.length + " tokens, more than the context of " + c.nCtx());
+        for (int id : text)
+            if (id < 0 || id >= c.dVocab()) throw new IllegalArgumentException("unknown token id " + id + " in the mean text: the vocabulary is 0.." + (c.dVocab() - 1));
+        for (int l : sweep.layers(c))
+            if (sweep.hookName(l).endsWith("hook_pattern"))
+                throw new IllegalArgumentException("sweep " + sweep.name() + " patches attention patterns, which have no mean over a text of another length: "
+                        + "use the mean over the pairs (no mean text)");
     }
 
     /** The checks of {@link #prepare}, without running anything. */
@@ -178,8 +204,30 @@ public final class ActivationPatching {
         int chunk = chunkRows > 0 ? chunkRows : chunkRows(DEFAULT_CHUNK_BYTES);
         if (sweep.kind() == Sweep.Kind.PATH) return pathSweep(Math.max(1, chunk / 2), progress);
         float[] values = new float[sites.size()];
+        chunks(chunk, progress, "patched", (layer, first, start, n) -> {
+            int[] rowPair = rowPairs(start, n);
+            List<Patch> patches = new ArrayList<>(n);
+            for (int j = 0; j < n; j++) {
+                Sweep.Site site = sites.get(first + (start + j) / pairs);
+                patches.add(new Patch(site.hook(), site.selector(j), source.get(rowPair[j]).get(site.hook())));
+            }
+            RunRequest req = RunRequest.fromResidual(layer, perRow(base, HookPoints.name(layer, "hook_resid_pre"), rowPair)).patches(patches);
+            addMetrics(values, metricLogits(req), first, start, rowPair);
+        });
+        return result(values);
+    }
+
+    /** One chunk of a sweep: rows {@code start..start+n-1} of the layer whose indices begin at site {@code first}. */
+    private interface Chunk {
+        void run(int layer, int first, int start, int n);
+    }
+
+    /**
+     * Cuts the sweep's rows (index × pair, row r is index r / pairs of pair r % pairs) into chunks of at most
+     * {@code chunk} rows within one layer, checking for cancellation and reporting progress after each.
+     */
+    private void chunks(int chunk, Progress progress, String verb, Chunk body) {
         long total = rows(), done = 0;
-        int d = config.dModel();
         for (int first = 0; first < sites.size(); ) {
             int layer = sites.get(first).layer(), end = first;
             while (end < sites.size() && sites.get(end).layer() == layer) end++;
@@ -187,25 +235,26 @@ public final class ActivationPatching {
             for (int start = 0; start < rows; start += chunk) {
                 progress.checkCancelled();
                 int n = Math.min(chunk, rows - start);
-                float[] resid = new float[n * len * d];
-                List<Patch> patches = new ArrayList<>(n);
-                for (int j = 0; j < n; j++) {
-                    int r = start + j, pair = r % pairs;
-                    Sweep.Site site = sites.get(first + r / pairs);
-                    System.arraycopy(base.get(pair).get(HookPoints.name(layer, "hook_resid_pre")).data(), 0, resid, j * len * d, len * d);
-                    patches.add(new Patch(site.hook(), site.selector(j), source.get(pair).get(site.hook())));
-                }
-                Tensor logits = metricLogits(RunRequest.fromResidual(layer, new Tensor(resid, n, len, d)).patches(patches));
-                for (int j = 0; j < n; j++) {
-                    int r = start + j, pair = r % pairs;
-                    values[first + r / pairs] += (float) (metrics.get(pair).value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
-                }
+                body.run(layer, first, start, n);
                 done += n;
-                progress.report((double) done / total, "patched " + done + " of " + total + " runs");
+                progress.report((double) done / total, verb + " " + done + " of " + total + " runs");
             }
             first = end;
         }
-        return result(values);
+    }
+
+    private int[] rowPairs(int start, int n) {
+        int[] rowPair = new int[n];
+        for (int j = 0; j < n; j++) rowPair[j] = (start + j) % pairs;
+        return rowPair;
+    }
+
+    /** Adds each row's metric, over the number of pairs, to the index it patched. */
+    private void addMetrics(float[] values, Tensor logits, int first, int start, int[] rowPair) {
+        for (int j = 0; j < rowPair.length; j++) {
+            int pair = rowPair[j];
+            values[first + (start + j) / pairs] += (float) (metrics.get(pair).value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
+        }
     }
 
     private PatchingResult result(float[] values) {
@@ -244,62 +293,47 @@ public final class ActivationPatching {
         for (int[] h : recv.heads()) inputs.add(HookPoints.name(h[0], "attn.hook_" + recv.input()));
         int firstReceiver = recv.logits() ? L : recv.heads().stream().mapToInt(h -> h[0]).min().orElse(L);
         float[] values = new float[sites.size()];
-        long total = rows(), done = 0;
-        for (int first = 0; first < sites.size(); ) {
-            int layer = sites.get(first).layer(), end = first;
-            while (end < sites.size() && sites.get(end).layer() == layer) end++;
-            int rows = (end - first) * pairs;
-            for (int start = 0; start < rows; start += chunk) {
-                progress.checkCancelled();
-                int n = Math.min(chunk, rows - start);
-                int[] rowPair = new int[n];
-                for (int j = 0; j < n; j++) rowPair[j] = (start + j) % pairs;
-                if (layer >= last) {
-                    for (int j = 0; j < n; j++) values[first + (start + j) / pairs] += (float) (baseValue[rowPair[j]] / pairs);
-                } else {
-                    List<Patch> patches = new ArrayList<>();
-                    for (int l = layer; l < Math.min(L, last + 1); l++) {
-                        String z = HookPoints.name(l, "attn.hook_z");
-                        // a patch value of batch 1 broadcasts over the rows
-                        patches.add(new Patch(z, Selector.all(), pairs == 1 ? base.get(0).get(z) : perRow(base, z, rowPair)));
-                    }
-                    for (int j = 0; j < n; j++) {
-                        Sweep.Site site = sites.get(first + (start + j) / pairs);
-                        patches.add(new Patch(site.hook(), Selector.rows(j).withHeads(site.head()), source.get(rowPair[j]).get(site.hook())));
-                    }
-                    RunRequest step2 = RunRequest.fromResidual(layer, perRow(base, HookPoints.name(layer, "hook_resid_pre"), rowPair)).patches(patches);
-                    Tensor logits;
-                    if (recv.logits()) logits = metricLogits(step2);
-                    else {
-                        Map<String, Tensor> in = new HashMap<>();
-                        try (RunResult r = engine.run(step2.cache(inputs::contains).stopAfter(last).withoutLogits())) {
-                            for (String h : inputs) in.put(h, r.get(h));
-                        }
-                        List<Patch> step3 = new ArrayList<>();
-                        for (int[] h : recv.heads()) {
-                            String hook = HookPoints.name(h[0], "attn.hook_" + recv.input());
-                            step3.add(new Patch(hook, Selector.heads(h[1]), in.get(hook)));
-                        }
-                        logits = metricLogits(RunRequest.fromResidual(firstReceiver,
-                                perRow(base, HookPoints.name(firstReceiver, "hook_resid_pre"), rowPair)).patches(step3));
-                    }
-                    for (int j = 0; j < n; j++) {
-                        int pair = rowPair[j];
-                        values[first + (start + j) / pairs] += (float) (metrics.get(pair).value(logits, j, baseTokens[pair], cleanLogp[pair]) / pairs);
-                    }
+        chunks(chunk, progress, "path-patched", (layer, first, start, n) -> {
+            int[] rowPair = rowPairs(start, n);
+            if (layer >= last) {
+                for (int j = 0; j < n; j++) values[first + (start + j) / pairs] += (float) (baseValue[rowPair[j]] / pairs);
+            } else {
+                List<Patch> patches = new ArrayList<>();
+                for (int l = layer; l < Math.min(L, last + 1); l++) {
+                    String z = HookPoints.name(l, "attn.hook_z");
+                    // a patch value of batch 1 broadcasts over the rows
+                    patches.add(new Patch(z, Selector.all(), pairs == 1 ? base.get(0).get(z) : perRow(base, z, rowPair)));
                 }
-                done += n;
-                progress.report((double) done / total, "path-patched " + done + " of " + total + " runs");
+                for (int j = 0; j < n; j++) {
+                    Sweep.Site site = sites.get(first + (start + j) / pairs);
+                    patches.add(new Patch(site.hook(), Selector.rows(j).withHeads(site.head()), source.get(rowPair[j]).get(site.hook())));
+                }
+                RunRequest step2 = RunRequest.fromResidual(layer, perRow(base, HookPoints.name(layer, "hook_resid_pre"), rowPair)).patches(patches);
+                Tensor logits;
+                if (recv.logits()) logits = metricLogits(step2);
+                else {
+                    Map<String, Tensor> in = new HashMap<>();
+                    try (RunResult r = engine.run(step2.cache(inputs::contains).stopAfter(last).withoutLogits())) {
+                        for (String h : inputs) in.put(h, r.get(h));
+                    }
+                    List<Patch> step3 = new ArrayList<>();
+                    for (int[] h : recv.heads()) {
+                        String hook = HookPoints.name(h[0], "attn.hook_" + recv.input());
+                        step3.add(new Patch(hook, Selector.heads(h[1]), in.get(hook)));
+                    }
+                    logits = metricLogits(RunRequest.fromResidual(firstReceiver,
+                            perRow(base, HookPoints.name(firstReceiver, "hook_resid_pre"), rowPair)).patches(step3));
+                }
+                addMetrics(values, logits, first, start, rowPair);
             }
-            first = end;
-        }
+        });
         return result(values);
     }
 
     /** Each row's pair's cached hook as one [rows, ...] tensor. */
     private static Tensor perRow(List<Map<String, Tensor>> caches, String hook, int[] rowPair) {
         Tensor one = caches.get(0).get(hook);
-        if (rowPair.length == 1) return one;
+        if (rowPair.length == 1) return caches.get(rowPair[0]).get(hook);
         int size = one.size();
         float[] out = new float[size * rowPair.length];
         for (int j = 0; j < rowPair.length; j++) System.arraycopy(caches.get(rowPair[j]).get(hook).data(), 0, out, j * size, size);
@@ -355,6 +389,25 @@ public final class ActivationPatching {
         try (RunResult r = engine.run(RunRequest.of(tokens).cache(hooks::contains))) {
             for (String h : hooks) m.put(h, r.get(h));
             m.put(RunLogits.KEY, r.logits());
+        }
+        return m;
+    }
+
+    /** The mean over every position of {@code text}'s own run, repeated at each of the prompts' positions. */
+    private Map<String, Tensor> textMeans(int[] text, Sweep sweep) {
+        Set<String> hooks = new LinkedHashSet<>();
+        for (int l : sweep.layers(config)) hooks.add(sweep.hookName(l));
+        Map<String, Tensor> run = cacheOf(text, hooks), m = new HashMap<>();
+        for (String h : hooks) {
+            HookPoint hp = engine.hooks().get(h);
+            if (hp.axisIndex(Axis.POS) != 1) throw new IllegalStateException(h + " has no leading position axis");
+            float[] v = run.get(h).data();
+            int rest = v.length / text.length; // [1, pos, rest...]: every hook here has its position axis first
+            float[] avg = new float[rest];
+            for (int p = 0; p < text.length; p++) for (int k = 0; k < rest; k++) avg[k] += v[p * rest + k] / text.length;
+            float[] full = new float[rest * len];
+            for (int p = 0; p < len; p++) System.arraycopy(avg, 0, full, p * rest, rest);
+            m.put(h, new Tensor(full, hp.shape(config, 1, len)));
         }
         return m;
     }

@@ -37,15 +37,16 @@ public final class PatchingPanels {
 
     /**
      * Runs every component sweep of {@code panel} and stacks them: axes {@code ["component", ...]}, values and
-     * (when {@code bp} is given) attribution row-major in the stacked shape.
+     * (when {@code bp} is given) attribution row-major in the stacked shape. {@code meanText}: as in
+     * {@link ActivationPatching#prepare(Engine, List, List, Sweep, PatchMode, int[])}.
      */
     public static PatchingResult run(Engine engine, List<PromptPair> pairs, List<PatchMetric> metrics, String panel, PatchMode mode,
-                                     int chunkRows, Progress progress, Backprop bp, Map<String, OnnxTensor> feeds) {
+                                     int[] meanText, int chunkRows, Progress progress, Backprop bp, Map<String, OnnxTensor> feeds) {
         List<Sweep> parts = components(panel, engine.config());
         List<float[]> values = new ArrayList<>(), attribution = new ArrayList<>();
         PatchingResult last = null;
         for (int k = 0; k < parts.size(); k++) {
-            ActivationPatching run = ActivationPatching.prepare(engine, pairs, metrics, parts.get(k), mode);
+            ActivationPatching run = ActivationPatching.prepare(engine, pairs, metrics, parts.get(k), mode, meanText);
             last = run.sweep(chunkRows, part(progress, k, parts.size(), parts.get(k).name()));
             values.add(last.values());
             if (bp != null) attribution.add(run.attribution(bp, feeds));

@@ -42,12 +42,14 @@ public class PatchingService {
      * A request in the user's terms: one pair of prompts as text (BOS prepended unless {@code bos} is false) or token
      * ids, or a dataset of pairs: {@code dataset} in circuits' format ({@code {"prompts": [{clean, corrupt, answer,
      * wrong}]}}, see {@link CircuitDataset}) or a built-in {@code task} ({@link CircuitTasks}) of {@code pairs} pairs.
-     * A dataset's pairs carry their own answer and wrong tokens (the metric's A and B).
+     * A dataset's pairs carry their own answer and wrong tokens (the metric's A and B). {@code meanText}: with
+     * direction {@code mean}, the mean is taken over this text's positions (its own run, BOS as for the prompts)
+     * instead of over the pairs' clean prompts.
      */
     @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
     public record Request(String clean, String corrupt, List<Integer> cleanTokens, List<Integer> corruptTokens, Boolean bos,
                           String metric, Integer position, String a, String b, String sweep, String direction, Boolean attribution,
-                          com.fasterxml.jackson.databind.JsonNode dataset, String task, Integer pairs, Long seed) {}
+                          com.fasterxml.jackson.databind.JsonNode dataset, String task, Integer pairs, Long seed, String meanText) {}
 
     /** At most this many pairs in a dataset (as circuits' built-in tasks). */
     public static final int MAX_PAIRS = 256;
@@ -60,7 +62,7 @@ public class PatchingService {
                          TokenInfo answerA, TokenInfo answerB, List<TokenInfo> cleanTokens, List<TokenInfo> corruptTokens,
                          double cleanMetric, double corruptMetric, Object values, Object normalised, Object attribution,
                          Double attributionCorrelation, long rows, long millis,
-                         List<String> components, int pairs, String dataset) {}
+                         List<String> components, int pairs, String dataset, Integer meanTextTokens) {}
 
     /** A validated request, ready to run: {@code compute} reports to the progress it is given. */
     public record Prepared(String model, Map<String, Object> params, long rows, java.util.function.Function<Progress, Result> compute) {
@@ -147,11 +149,16 @@ public class PatchingService {
             params.put("clean", toList(clean));
             params.put("corrupt", toList(corrupt));
         }
+        int[] meanText = meanText(model, r, mode, bos);
         try {
-            for (Sweep sw : sweeps) ActivationPatching.check(c, pairs, metrics, sw);
+            for (Sweep sw : sweeps) {
+                ActivationPatching.check(c, pairs, metrics, sw);
+                if (meanText != null) ActivationPatching.checkMeanText(c, sw, meanText);
+            }
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }
+        if (meanText != null) params.put("meanText", toList(meanText));
         int len = pairs.get(0).clean().length;
         long rows = panel ? PatchingPanels.rows(sweepName, c, len, pairs.size()) : (long) sweeps.get(0).sites(c, len).size() * pairs.size();
         String name = panel ? sweepName : sweeps.get(0).name();
@@ -164,12 +171,28 @@ public class PatchingService {
         params.put("sweep", name);
         params.put("direction", mode.label());
         params.put("attribution", attribution);
-        Job job = new Job(List.copyOf(pairs), List.copyOf(metrics), name, panel, mode, attribution, datasetLabel);
+        Job job = new Job(List.copyOf(pairs), List.copyOf(metrics), name, panel, mode, meanText, attribution, datasetLabel);
         return new Prepared(model, params, rows, progress -> compute(model, job, progress));
     }
 
     /** What {@link #compute} runs: the pairs with their metrics, a sweep or panel name, the mode. */
-    record Job(List<PromptPair> pairs, List<PatchMetric> metrics, String sweep, boolean panel, PatchMode mode, boolean attribution, String dataset) {}
+    record Job(List<PromptPair> pairs, List<PatchMetric> metrics, String sweep, boolean panel, PatchMode mode, int[] meanText,
+               boolean attribution, String dataset) {}
+
+    /** The tokens of the request's mean text (null when none is given); only the mean ablation takes one. */
+    private int[] meanText(String model, Request r, PatchMode mode, boolean bos) {
+        if (r.meanText() == null) return null;
+        if (mode != PatchMode.MEAN)
+            throw ApiException.badRequest("meanText is used only by the mean ablation: give direction mean, or leave meanText out");
+        if (r.meanText().isBlank()) throw ApiException.badRequest("the mean text is empty: give a text to take the mean over, or leave meanText out");
+        try {
+            return bos ? explorer.tokenize(model, r.meanText()) : explorer.tokenizer(model).encode(r.meanText(), false);
+        } catch (ApiException e) {
+            if (e.status() != jakarta.ws.rs.core.Response.Status.BAD_REQUEST) throw e;
+            String m = e.getMessage();
+            throw ApiException.badRequest(m.startsWith("the prompt ") ? "the mean text " + m.substring("the prompt ".length()) : "mean text: " + m);
+        }
+    }
 
     /** The dataset of a request: uploaded pairs, or a built-in task's pairs of its most common length. */
     private CircuitDataset dataset(String model, Request r, boolean bos) {
@@ -223,11 +246,11 @@ public class PatchingService {
         Gradients g = job.attribution() ? gradients(model) : null;
         List<String> components = null;
         if (job.panel()) {
-            r = PatchingPanels.run(s.engine(), job.pairs(), job.metrics(), job.sweep(), job.mode(), 0, progress, g == null ? null : g.bp(), g == null ? null : g.feeds());
+            r = PatchingPanels.run(s.engine(), job.pairs(), job.metrics(), job.sweep(), job.mode(), job.meanText(), 0, progress, g == null ? null : g.bp(), g == null ? null : g.feeds());
             rows = PatchingPanels.rows(job.sweep(), s.config(), job.pairs().get(0).clean().length, job.pairs().size());
             components = PatchingPanels.components(job.sweep(), s.config()).stream().map(Sweep::name).toList();
         } else {
-            ActivationPatching run = ActivationPatching.prepare(s.engine(), job.pairs(), job.metrics(), Sweep.parse(job.sweep(), s.config()), job.mode());
+            ActivationPatching run = ActivationPatching.prepare(s.engine(), job.pairs(), job.metrics(), Sweep.parse(job.sweep(), s.config()), job.mode(), job.meanText());
             r = run.sweep(0, progress);
             if (g != null) r = new PatchingResult(r.sweep(), r.mode(), r.metric(), r.axes(), r.shape(), r.values(), r.cleanMetric(), r.corruptMetric(),
                     run.attribution(g.bp(), g.feeds()));
@@ -245,7 +268,8 @@ public class PatchingService {
                 s.tokens(first.clean()), s.tokens(first.corrupt()), r.cleanMetric(), r.corruptMetric(),
                 PatchingResult.nested(r.values(), shape), PatchingResult.nested(r.normalised(), shape),
                 attr == null ? null : PatchingResult.nested(attr, shape), attr == null ? null : pearson(attr, r.values()),
-                rows, (System.nanoTime() - t0) / 1_000_000, components, job.pairs().size(), job.dataset());
+                rows, (System.nanoTime() - t0) / 1_000_000, components, job.pairs().size(), job.dataset(),
+                job.meanText() == null ? null : job.meanText().length);
     }
 
     /** A dataset's metric with its per-pair tokens named, e.g. {@code logit_diff:-1:answer:wrong}. */

@@ -102,13 +102,7 @@ class CliTest {
     void dumpWithGradAgreesWithPyTorchAutograd() throws Exception {
         Fixture fx = Fixture.load("odd_3l");
         Path models = dir.resolve("models");
-        Path folder = Files.createDirectories(models.resolve("odd"));
-        Safetensors.write(folder.resolve("model.safetensors"), fx.weights().tensors(), Map.of());
-        var manifest = new ObjectMapper().createObjectNode();
-        manifest.set("config", fx.config().toJson());
-        var vocab = manifest.putObject("tokenizer").put("type", "list").putArray("vocab");
-        for (int i = 0; i < fx.config().dVocab(); i++) vocab.add("t" + i);
-        ModelFolder.writeManifest(folder, manifest);
+        fixtureModel(fx, models.resolve("odd"));
 
         String tokens = java.util.Arrays.stream(fx.prompts().get(0)).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(","));
         String hooks = "blocks\\.(0\\.hook_resid_pre|1\\.attn\\.hook_pattern|2\\.mlp\\.hook_post)$";
@@ -171,6 +165,17 @@ class CliTest {
         assertDumpFails("longer than the model's context of 24", "dump", "tiny", "--text", "word ".repeat(30), "--out", o, "--models-dir", m);
         assertFalse(Files.exists(out));
         assertEquals(2, cli("dump", "tiny", "--tokens", "1", "--models-dir", m).code(), "missing --out is a usage error");
+    }
+
+    /** A model folder of a fixture's weights with the list vocabulary t0, t1, …. */
+    static void fixtureModel(Fixture fx, Path folder) throws IOException {
+        Files.createDirectories(folder);
+        Safetensors.write(folder.resolve("model.safetensors"), fx.weights().tensors(), Map.of());
+        var manifest = new ObjectMapper().createObjectNode();
+        manifest.set("config", fx.config().toJson());
+        var vocab = manifest.putObject("tokenizer").put("type", "list").putArray("vocab");
+        for (int i = 0; i < fx.config().dVocab(); i++) vocab.add("t" + i);
+        ModelFolder.writeManifest(folder, manifest);
     }
 
     static void assertDumpFails(String message, String... args) {

@@ -86,25 +86,33 @@ class PatchingFixtureTest {
         return cases(fixtures("patching_path.json"));
     }
 
+    /** The mean ablation over an 11-token text's own run, longer than the pairs ({@code patching_mean_text.json}). */
+    @TestFactory
+    List<DynamicTest> meanOverATextMatchesTheReference() throws IOException {
+        return cases(fixtures("patching_mean_text.json"));
+    }
+
     static List<DynamicTest> cases(JsonNode fixture) {
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode m : fixture.get("models")) {
             String name = m.get("model").asText();
             List<PromptPair> pairs = new ArrayList<>();
             for (JsonNode p : m.get("pairs")) pairs.add(new PromptPair(ints(p.get("clean")), ints(p.get("corrupt"))));
+            int[] meanText = m.has("mean_text") ? ints(m.get("mean_text")) : null;
             for (JsonNode c : m.get("cases")) {
                 String label = name + " " + c.get("sweep").asText() + " " + c.get("mode").asText() + " " + c.get("metric").asText()
-                        + (c.has("single_pair") ? " (one pair)" : "");
-                tests.add(DynamicTest.dynamicTest(label, () -> check(model(name), c.has("single_pair") ? pairs.subList(0, 1) : pairs, c, label)));
+                        + (c.has("single_pair") ? " (one pair)" : "") + (meanText != null ? " over a text" : "");
+                tests.add(DynamicTest.dynamicTest(label, () -> check(model(name), c.has("single_pair") ? pairs.subList(0, 1) : pairs, meanText, c, label)));
             }
         }
         return tests;
     }
 
-    static void check(Model m, List<PromptPair> pairs, JsonNode c, String label) {
+    static void check(Model m, List<PromptPair> pairs, int[] meanText, JsonNode c, String label) {
         Sweep sweep = Sweep.parse(c.get("sweep").asText(), m.fixture().config());
-        ActivationPatching run = ActivationPatching.prepare(m.engine(), pairs, PatchMetric.parse(c.get("metric").asText()), sweep,
-                PatchMode.parse(c.get("mode").asText()));
+        ActivationPatching run = ActivationPatching.prepare(m.engine(), pairs,
+                java.util.Collections.nCopies(pairs.size(), PatchMetric.parse(c.get("metric").asText())), sweep,
+                PatchMode.parse(c.get("mode").asText()), meanText);
         PatchingResult r = run.sweep(7, Progress.NONE); // a chunk size that splits layers unevenly
         assertArrayEquals(ints(c.get("shape")), r.shape(), label + " shape");
         close(label + " clean metric", c.get("clean_metric").asDouble(), r.cleanMetric());

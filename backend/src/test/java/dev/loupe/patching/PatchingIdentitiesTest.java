@@ -101,7 +101,7 @@ class PatchingIdentitiesTest {
     @Test
     void aPanelStacksItsComponentSweeps() {
         List<PromptPair> pair = List.of(new PromptPair(CLEAN, CORRUPT));
-        PatchingResult panel = PatchingPanels.run(engine, pair, List.of(LD), "every_head", PatchMode.NOISE, 0, Progress.NONE, null, null);
+        PatchingResult panel = PatchingPanels.run(engine, pair, List.of(LD), "every_head", PatchMode.NOISE, null, 0, Progress.NONE, null, null);
         assertEquals(List.of("component", "layer", "head"), panel.axes());
         assertArrayEquals(new int[]{5, 3, f.config().nHeads()}, panel.shape());
         int at = 0;

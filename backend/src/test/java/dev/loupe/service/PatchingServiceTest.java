@@ -56,7 +56,7 @@ class PatchingServiceTest {
     }
 
     static PatchingService.Request req(String clean, String corrupt, String metric, Integer pos, String a, String b, String sweep) {
-        return new PatchingService.Request(clean, corrupt, null, null, null, metric, pos, a, b, sweep, null, true, null, null, null, null);
+        return new PatchingService.Request(clean, corrupt, null, null, null, metric, pos, a, b, sweep, null, true, null, null, null, null, null);
     }
 
     static String message(PatchingService.Request r) {
@@ -77,7 +77,7 @@ class PatchingServiceTest {
         assertTrue(m.contains("unknown sweep 'head_zz'"), m);
         m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "neurons:1")); // 4 × 64 rows > 200
         assertTrue(m.contains("over the limit of 200"), m);
-        m = message(new PatchingService.Request(null, null, List.of(50256, 1), List.of(50256, 60000), null, "kl", null, null, null, "resid_pre", null, false, null, null, null, null));
+        m = message(new PatchingService.Request(null, null, List.of(50256, 1), List.of(50256, 60000), null, "kl", null, null, null, "resid_pre", null, false, null, null, null, null, null));
         assertTrue(m.contains("unknown token id 60000"), m);
     }
 
@@ -108,7 +108,7 @@ class PatchingServiceTest {
     }
 
     static PatchingService.Request dataset(JsonNode data, String task, Integer pairs, String sweep) {
-        return new PatchingService.Request(null, null, null, null, null, "logit_diff", null, null, null, sweep, null, true, data, task, pairs, null);
+        return new PatchingService.Request(null, null, null, null, null, "logit_diff", null, null, null, sweep, null, true, data, task, pairs, null, null);
     }
 
     @Test
@@ -136,7 +136,7 @@ class PatchingServiceTest {
         String m = message(dataset(JSON.readTree("{\"prompts\":[{\"clean\":\"The boys\",\"corrupt\":\"The boy\",\"answer\":\" were\",\"wrong\":\" was\"},"
                 + "{\"clean\":\"The old men\",\"corrupt\":\"The man\",\"answer\":\" were\",\"wrong\":\" was\"}]}"), null, null, "resid_pre"));
         assertTrue(m.contains("pair 1") && m.contains("4 and 3"), m);
-        m = message(new PatchingService.Request("The cat", "The dog", null, null, null, "logit_diff", null, null, null, "resid_pre", null, true, null, "agreement", 4, null));
+        m = message(new PatchingService.Request("The cat", "The dog", null, null, null, "logit_diff", null, null, null, "resid_pre", null, true, null, "agreement", 4, null, null));
         assertTrue(m.contains("not both"), m);
 
         // a panel stacks its sweeps; path patching has no attribution estimate
@@ -148,5 +148,40 @@ class PatchingServiceTest {
         assertTrue(path.get("attribution").isNull());
         m = message(req("The cat sat", "The dog sat", "logit_diff", -1, null, null, "path:q:1.7"));
         assertTrue(m.contains("1.7"), m);
+    }
+
+    static PatchingService.Request meanOver(String text, String direction, String sweep) {
+        return new PatchingService.Request("The cat sat", "The dog sat", null, null, null, "logit_diff", -1, "·mat", "·on", sweep, direction, true,
+                null, null, null, null, text);
+    }
+
+    @Test
+    void theMeanOverATextIsTheCoresAndBadTextsAre400s() throws Exception {
+        String text = "A longer text, of more tokens than either prompt has.";
+        JsonNode r = JSON.readTree(patching.run(patching.prepare("b-gpt2", meanOver(text, "mean", "resid_pre"))).json()).get("result");
+        var s = explorer.subject("b-gpt2");
+        int[] clean = explorer.tokenize("b-gpt2", "The cat sat"), corrupt = explorer.tokenize("b-gpt2", "The dog sat"), ids = explorer.tokenize("b-gpt2", text);
+        assertEquals(ids.length, r.get("meanTextTokens").asInt());
+        int a = explorer.token("b-gpt2", "·mat", "a"), b = explorer.token("b-gpt2", "·on", "b");
+        var direct = ActivationPatching.prepare(s.engine(), List.of(new PromptPair(clean, corrupt)), List.of(PatchMetric.parse("logit_diff:-1:" + a + ":" + b)),
+                Sweep.parse("resid_pre", s.config()), PatchMode.MEAN, ids).sweep(0, Progress.NONE);
+        var overPairs = ActivationPatching.prepare(s.engine(), List.of(new PromptPair(clean, corrupt)), PatchMetric.parse("logit_diff:-1:" + a + ":" + b),
+                Sweep.parse("resid_pre", s.config()), PatchMode.MEAN).sweep(0, Progress.NONE);
+        assertEquals(direct.values()[5], r.get("values").get(1).get(1).floatValue(), 1e-6);
+        assertNotEquals(overPairs.values()[5], direct.values()[5], 1e-6); // the text's mean is another mean
+        // a different text is a different result
+        var other = patching.prepare("b-gpt2", meanOver("Another text.", "mean", "resid_pre"));
+        assertNotEquals(patching.id(patching.prepare("b-gpt2", meanOver(text, "mean", "resid_pre"))), patching.id(other));
+
+        String m = message(meanOver("", "mean", "resid_pre"));
+        assertTrue(m.contains("mean text is empty"), m);
+        m = message(meanOver("   ", "mean", "resid_pre"));
+        assertTrue(m.contains("mean text is empty"), m);
+        m = message(meanOver("word ".repeat(40), "mean", "resid_pre")); // the context is 24
+        assertTrue(m.startsWith("the mean text is 42 tokens") && m.contains("context"), m); // with BOS
+        m = message(meanOver(text, "zero", "resid_pre"));
+        assertTrue(m.contains("only by the mean ablation"), m);
+        m = message(meanOver(text, "mean", "head_pattern"));
+        assertTrue(m.contains("attention patterns"), m);
     }
 }

@@ -310,6 +310,111 @@ class PatchingTest extends BrowserTest {
         screenshot("patching-path-induction");
     }
 
+    // ------------------------------------------------------------------ every metric, the mean over a text, an attention-only panel
+
+    static String metricQuery(String metric, String sweep, String dir) {
+        return "clean=" + enc(CLEAN) + "&corrupt=" + enc(CORRUPT) + "&metric=" + metric + (metric.equals("kl") || metric.equals("loss") ? "" : "&a=" + enc("·mat"))
+                + (metric.equals("logit_diff") ? "&b=" + enc("·on") : "") + "&sweep=" + enc(sweep) + "&dir=" + dir;
+    }
+
+    static String metricBody(String metric, String sweep, String dir) {
+        return "{\"clean\":\"" + CLEAN + "\",\"corrupt\":\"" + CORRUPT + "\",\"metric\":\"" + metric + "\""
+                + (metric.equals("kl") || metric.equals("loss") ? "" : ",\"a\":\"·mat\"") + (metric.equals("logit_diff") ? ",\"b\":\"·on\"" : "")
+                + ",\"sweep\":\"" + sweep + "\",\"direction\":\"" + dir + "\"}";
+    }
+
+    @Test
+    void everyMetricShowsTheApisRawAndNormalisedValues() throws Exception {
+        record M(String metric, String sweep, String dir, String named) {}
+        for (M m : List.of(new M("prob", "head_out", "denoise", "p(·mat) at position -1"), new M("logprob", "head_v", "noise", "log p(·mat) at position -1"),
+                new M("kl", "head_k", "denoise", "KL(clean ‖ patched) at position -1"), new M("loss", "head_q", "noise", "loss —"))) {
+            JsonNode r = checkAgainstApi(LoupeApp.MODEL, metricQuery(m.metric(), m.sweep(), m.dir()), metricBody(m.metric(), m.sweep(), m.dir()));
+            assertTrue(r.get("metric").asText().startsWith(m.metric()), r.get("metric").asText());
+            assertThat(page.locator("#patching-summary")).containsText(m.named());
+            // hovering cell (layer 1, head 2) shows its raw and normalised values as the API gives them
+            List<Double> raw = flat(r.get("values")), norm = flat(r.get("normalised"));
+            Locator map = page.locator("#patching-heatmap");
+            BoundingBox box = map.boundingBox();
+            page.mouse().move(box.x + 50 + (box.width - 70) * 2.5 / 4, box.y + 36 + (box.height - 86) * 1.5 / 2);
+            assertThat(map.getByText("raw " + fmt(raw.get(6))).first()).isVisible();
+            assertThat(map).containsText("normalised " + fmt(norm.get(6)));
+            // normalised is (raw - corrupted) / (clean - corrupted); the base run is the corrupted one when denoising
+            double c = r.get("cleanMetric").asDouble(), k = r.get("corruptMetric").asDouble();
+            if (Math.abs(c - k) > 1e-6) assertEquals((raw.get(6) - k) / (c - k), norm.get(6), 1e-4);
+            if (m.metric().equals("kl")) assertEquals(0.0, c, 1e-6, "KL of the clean run to itself");
+        }
+    }
+
+    static final String MEAN_TEXT = "A mat is on the floor of the old house, and the cat likes it.";
+
+    @Test
+    void theMeanAblationOverATextFromTheFieldMatchesTheApi() throws Exception {
+        String body = body("resid_pre", ",\"direction\":\"mean\",\"meanText\":\"" + MEAN_TEXT + "\"");
+        JsonNode r = checkAgainstApi(LoupeApp.MODEL, pageQuery("resid_pre", "mean") + "&mean=" + enc(MEAN_TEXT), body);
+        int n = r.get("meanTextTokens").asInt();
+        assertTrue(n > 7, r.toString());
+        assertThat(page.locator("#patching-summary")).containsText("mean over a text of " + n + " tokens");
+        assertThat(page.locator("#mean-text input")).hasValue(MEAN_TEXT);
+        // another mean than the one over the clean prompt
+        JsonNode overPrompt = result(LoupeApp.MODEL, body("resid_pre", ",\"direction\":\"mean\"")).get("result");
+        assertNotEquals(overPrompt.get("values"), r.get("values"));
+        // typed into the field (shown only for the mean ablation), then run: the same result
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?" + pageQuery("head_out", "denoise")));
+        assertThat(page.locator("#patching-summary")).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(120_000));
+        assertThat(page.locator("#mean-text")).isHidden();
+        page.locator("#direction").click();
+        page.locator("vaadin-select-item", new com.microsoft.playwright.Page.LocatorOptions().setHasText("mean")).click();
+        assertThat(page.locator("#mean-text")).isVisible();
+        page.locator("#mean-text input").fill(MEAN_TEXT);
+        page.locator("#run").click();
+        assertThat(page.locator("#patching-summary")).containsText("mean over a text of " + n + " tokens",
+                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
+        JsonNode h = JSON.readTree(post(LoupeApp.MODEL, body("head_out", ",\"direction\":\"mean\",\"meanText\":\"" + MEAN_TEXT + "\"")).body());
+        page.waitForURL(Pattern.compile(".*[?&]id=" + h.get("key").asText() + ".*"));
+        assertThat(page.locator("#patching-summary")).containsText("mean over a text of " + n + " tokens");
+        assertThat(page.locator("#patching-heatmap")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+        screenshot("patching-mean-text");
+
+        // too long a text, or a pattern sweep: refused beside the field; REST names the problem too
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?" + pageQuery("resid_pre", "mean") + "&mean=" + enc("word ".repeat(200))));
+        assertThat(page.locator("#error")).containsText("the mean text is 202 tokens long", new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
+        assertThat(page.locator("#mean-text")).hasAttribute("invalid", "");
+        assertThat(page.locator("#patching-progress")).hasCount(0);
+        record Bad(String body, String says) {}
+        for (Bad b : List.of(new Bad(body("resid_pre", ",\"direction\":\"mean\",\"meanText\":\"\""), "the mean text is empty"),
+                new Bad(body("resid_pre", ",\"direction\":\"mean\",\"meanText\":\"" + "word ".repeat(200) + "\""), "more than the context"),
+                new Bad(body("resid_pre", ",\"direction\":\"zero\",\"meanText\":\"" + MEAN_TEXT + "\""), "only by the mean ablation"),
+                new Bad(body("head_pattern", ",\"direction\":\"mean\",\"meanText\":\"" + MEAN_TEXT + "\""), "attention patterns"))) {
+            HttpResponse<String> res = post(LoupeApp.MODEL, b.body());
+            assertEquals(400, res.statusCode(), res.body());
+            JsonNode e = JSON.readTree(res.body());
+            assertEquals(400, e.get("status").asInt());
+            assertTrue(e.get("message").asText().contains(b.says()), res.body());
+        }
+    }
+
+    @Test
+    void theQuotesAndInductionTasksAndAnAttentionOnlyBlockPanel() throws Exception {
+        for (String task : List.of("quotes", "induction")) {
+            JsonNode t = checkAgainstApi(LoupeApp.MODEL, "dataset=" + task + "&pairs=8&sweep=resid_pre&dir=denoise",
+                    "{\"task\":\"" + task + "\",\"pairs\":8,\"sweep\":\"resid_pre\",\"direction\":\"denoise\"}");
+            assertEquals("task " + task, t.get("dataset").asText());
+            assertThat(page.locator("#patching-summary")).containsText("mean over " + t.get("pairs").asInt() + " pairs (task " + task + ")");
+            // a dataset's metric names its per-pair tokens
+            assertThat(page.locator("#patching-summary")).containsText("logit(answer) − logit(wrong) at position -1");
+        }
+        screenshot("patching-task-induction");
+        // induction-2l has no MLPs: its every-block panel is resid_pre and attn_out
+        String clean = "[0,12,40,77,150,9,201,33,88,120,61,12,40,77,150,9,201,33,88,120]";
+        String corrupt = "[0,12,40,77,150,9,201,33,88,230,61,12,40,77,150,9,201,33,88,120]";
+        String words = java.util.Arrays.stream(clean.replaceAll("[\\[\\]]", "").split(",")).skip(1).map(x -> "t" + x).collect(java.util.stream.Collectors.joining(" "));
+        String bad = words.replace("t120 t61", "t230 t61");
+        JsonNode p = checkAgainstApi("induction-2l", "clean=" + enc(words) + "&corrupt=" + enc(bad) + "&a=t61&b=t230&sweep=every_block&dir=denoise",
+                "{\"clean\":\"" + words + "\",\"corrupt\":\"" + bad + "\",\"metric\":\"logit_diff\",\"a\":\"t61\",\"b\":\"t230\",\"sweep\":\"every_block\",\"direction\":\"denoise\"}");
+        assertEquals(List.of("resid_pre", "attn_out"), JSON.convertValue(p.get("components"), List.class));
+        assertThat(page.locator("#patching-heatmap-mlp_out")).hasCount(0);
+    }
+
     // ------------------------------------------------------------------ datasets of pairs
 
     static final String DATASET = "{\"prompts\":[{\"clean\":\"The old boys\",\"corrupt\":\"The old boy\",\"answer\":\" were\",\"wrong\":\" was\"},"

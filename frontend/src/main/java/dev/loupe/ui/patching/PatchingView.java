@@ -68,7 +68,7 @@ public class PatchingView extends ExplorerPage {
 
     private final PatchingService patching;
     private final JobService jobs;
-    private TextField clean, corrupt, position, tokenA, tokenB, receivers;
+    private TextField clean, corrupt, position, tokenA, tokenB, receivers, meanText;
     private IntegerField pairs;
     private Select<String> metric, sweep, direction, dataset;
     /** An uploaded dataset of pairs (kept for this page; a result made from it reopens by its id). */
@@ -158,9 +158,14 @@ public class PatchingView extends ExplorerPage {
         sweep.addValueChangeListener(e -> pathField.run());
         pathField.run();
         direction = select("Direction", "direction", DIRECTIONS, state.get("dir", "denoise"));
+        meanText = field("Mean over text (empty: over the clean prompts)", "mean-text", state.get("mean", ""));
+        meanText.setWidth("22em");
+        Runnable meanField = () -> meanText.setVisible(direction.getValue().equals("mean"));
+        direction.addValueChangeListener(e -> meanField.run());
+        meanField.run();
         dataset.addValueChangeListener(e -> inputs.run());
         inputs.run();
-        body.add(row(dataset, pairs, clean, corrupt, runButton(this::run)), upload, row(metric, position, tokenA, tokenB, sweep, receivers, direction));
+        body.add(row(dataset, pairs, clean, corrupt, runButton(this::run)), upload, row(metric, position, tokenA, tokenB, sweep, receivers, direction, meanText));
         showResults(this::render);
     }
 
@@ -175,8 +180,13 @@ public class PatchingView extends ExplorerPage {
     private void run() {
         state.set("dataset", dataset.getValue(), "pairs", CircuitTasks.NAMES.contains(dataset.getValue()) ? pairs.getValue() : null,
                 "clean", clean.getValue(), "corrupt", corrupt.getValue(), "metric", metric.getValue(), "position", position.getValue().trim(),
-                "a", tokenA.getValue(), "b", tokenB.getValue(), "sweep", sweepName(), "dir", direction.getValue(), "job", null, "id", null);
+                "a", tokenA.getValue(), "b", tokenB.getValue(), "sweep", sweepName(), "dir", direction.getValue(), "mean", meanTextValue(), "job", null, "id", null);
         rerun();
+    }
+
+    /** The mean ablation's text, or null: the mean over the clean prompts (or not a mean ablation). */
+    private String meanTextValue() {
+        return direction.getValue().equals("mean") && !meanText.getValue().isEmpty() ? meanText.getValue() : null;
     }
 
     /** The request of the fields: one pair of prompts, a built-in task or the uploaded dataset. */
@@ -192,10 +202,10 @@ public class PatchingView extends ExplorerPage {
         String set = dataset.getValue();
         if (set.equals(ONE_PAIR))
             return new PatchingService.Request(clean.getValue(), corrupt.getValue(), null, null, null, metric.getValue(), pos,
-                    tokenA.getValue(), tokenB.getValue(), sweepName(), direction.getValue(), true, null, null, null, null);
+                    tokenA.getValue(), tokenB.getValue(), sweepName(), direction.getValue(), true, null, null, null, null, meanTextValue());
         if (set.equals(UPLOAD) && uploaded == null) throw new IllegalArgumentException("upload a dataset JSON first");
         return new PatchingService.Request(null, null, null, null, null, metric.getValue(), pos, null, null, sweepName(), direction.getValue(), true,
-                set.equals(UPLOAD) ? uploaded : null, set.equals(UPLOAD) ? null : set, set.equals(UPLOAD) ? null : pairs.getValue(), null);
+                set.equals(UPLOAD) ? uploaded : null, set.equals(UPLOAD) ? null : set, set.equals(UPLOAD) ? null : pairs.getValue(), null, meanTextValue());
     }
 
     /**
@@ -203,7 +213,7 @@ public class PatchingView extends ExplorerPage {
      * request: answered from the cache at once, else started as a job whose id goes into the URL.
      */
     private void render(Div out) {
-        for (TextField f : List.of(clean, corrupt, position, tokenA, tokenB, receivers)) f.setInvalid(false);
+        for (TextField f : List.of(clean, corrupt, position, tokenA, tokenB, receivers, meanText)) f.setInvalid(false);
         if (state.get("id") != null) {
             draw(out, stored(state.get("id")), state.get("id"));
             return;
@@ -263,7 +273,7 @@ public class PatchingView extends ExplorerPage {
     /** Marks the field a message is about, so the problem shows beside it. */
     private void markField(String message) {
         String m = message == null ? "" : message;
-        List<HasValidationProperties> fields = m.contains("token A") ? List.of(tokenA) : m.contains("token B") ? List.of(tokenB)
+        List<HasValidationProperties> fields = m.contains("mean text") ? List.of(meanText) : m.contains("token A") ? List.of(tokenA) : m.contains("token B") ? List.of(tokenB)
                 : m.contains("receiver") ? List.of(receivers)
                 : m.startsWith("pair ") || m.contains("dataset") || m.contains("(pair ") ? List.of(dataset)
                 : m.contains("patched runs") ? List.of(sweep)
@@ -299,7 +309,8 @@ public class PatchingView extends ExplorerPage {
         out.add(tokens(r));
         String metricName = describe(r);
         Paragraph summary = new Paragraph(String.format(Locale.ROOT, "%s — clean %s, corrupted %s · %s%s, %d patched runs in %d ms", metricName,
-                fmt(r.cleanMetric()), fmt(r.corruptMetric()), r.direction(), r.pairs() > 1 || r.dataset() != null
+                fmt(r.cleanMetric()), fmt(r.corruptMetric()),
+                r.direction() + (r.meanTextTokens() == null ? "" : " over a text of " + r.meanTextTokens() + " tokens"), r.pairs() > 1 || r.dataset() != null
                         ? String.format(Locale.ROOT, " · mean over %d pairs (%s)", r.pairs(), r.dataset()) : "", r.rows(), r.millis()));
         summary.setId("patching-summary");
         summary.getElement().setAttribute("data-key", key);
