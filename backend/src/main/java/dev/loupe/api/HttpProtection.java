@@ -42,9 +42,10 @@ public class HttpProtection {
     }
 
     private void handle(RoutingContext rc) {
-        boolean embed = embedPaths.matcher(rc.normalizedPath()).matches() && embedRequested(rc);
+        String path = path(rc);
+        boolean embed = embedPaths.matcher(path).matches() && embedRequested(rc);
         rc.addHeadersEndHandler(v -> headers(rc.response().headers(), embed));
-        if (limiter != null && rc.normalizedPath().startsWith("/api/")) {
+        if (limiter != null && path.startsWith("/api/")) {
             int wait = limiter.acquire(Clients.of(rc.request()), System.nanoTime());
             if (wait > 0) {
                 refuse(rc, wait);
@@ -52,6 +53,15 @@ public class HttpProtection {
             }
         }
         rc.next();
+    }
+
+    /** The normalised path, or the raw one when it has a malformed escape (HttpEdge then answers a JSON 400). */
+    private static String path(RoutingContext rc) {
+        try {
+            return rc.normalizedPath();
+        } catch (IllegalArgumentException e) {
+            return rc.request().path() == null ? "" : rc.request().path();
+        }
     }
 
     private static boolean embedRequested(RoutingContext rc) {
