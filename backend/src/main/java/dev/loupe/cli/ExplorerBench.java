@@ -14,10 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,8 +63,7 @@ public final class ExplorerBench implements Callable<Integer> {
     String heap;
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    private String base;
+    private BenchHttp http;
 
     /** One view: its name and its request for the i-th distinct input (cold runs use i = 1, 2, ...). */
     record View(String name, IntFunction<String> request) {}
@@ -76,7 +71,7 @@ public final class ExplorerBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path models = modelsDir != null ? modelsDir : Path.of(envOr("LOUPE_MODELS", "onnx-models"));
+        Path models = modelsDir != null ? modelsDir : Path.of(BenchHttp.envOr("LOUPE_MODELS", "onnx-models"));
         Path work = null;
         Process process = null;
         try {
@@ -102,13 +97,13 @@ public final class ExplorerBench implements Callable<Integer> {
                 if (work == null) work = Files.createTempDirectory("loupe-bench-explorer");
                 process = startApp(work, models);
             } else {
-                base = url.replaceAll("/+$", "");
+                http = new BenchHttp(url, Duration.ofMinutes(5));
             }
 
-            String m = enc(name);
-            IntFunction<String> text = i -> enc(prompt(tok, n, i));
+            String m = BenchHttp.enc(name);
+            IntFunction<String> text = i -> BenchHttp.enc(prompt(tok, n, i));
             int last = c.nLayers() - 1;
-            String a = enc(tok.display(tok.encodeText(prompt(tok, 2, 0))[0], false));
+            String a = BenchHttp.enc(tok.display(tok.encodeText(prompt(tok, 2, 0))[0], false));
             List<View> views = List.of(
                     new View("model page", i -> "/api/v1/models/" + m),
                     new View("prompt", i -> "/api/v1/models/" + m + "/prompt?text=" + text.apply(i)),
@@ -118,7 +113,7 @@ public final class ExplorerBench implements Callable<Integer> {
                     new View("detectors", i -> "/api/v1/models/" + m + "/detectors?seed=" + (1000 + i)));
 
             System.out.printf("Loupe explorer bench: model %s (%d layers, %d heads, d_model %d, vocab %d), %d-token prompt + BOS, %s%n",
-                    name, c.nLayers(), c.nHeads(), c.dModel(), c.dVocab(), n, base);
+                    name, c.nLayers(), c.nHeads(), c.dModel(), c.dVocab(), n, http.base());
             // first request: loads the model (reported, not part of the goals)
             long t0 = System.nanoTime();
             get("/api/v1/models/" + m + "/prompt?text=" + text.apply(-1));
@@ -141,7 +136,7 @@ public final class ExplorerBench implements Callable<Integer> {
                 Arrays.sort(cold);
                 Arrays.sort(cached);
                 double coldMed = cold[cold.length / 2], coldMax = cold[cold.length - 1];
-                double cachedMed = cached[cached.length / 2], cachedP95 = cached[(int) Math.min(cached.length - 1, Math.ceil(0.95 * cached.length) - 1)];
+                double cachedMed = cached[cached.length / 2], cachedP95 = BenchHttp.percentile(cached, 95);
                 boolean ok = coldMax < COLD_GOAL_MS && cachedMed < CACHED_GOAL_MS;
                 allOk &= ok;
                 System.out.printf("%-12s %9.1f ms %9.1f ms %9.1f ms %9.1f ms  %s%n", v.name(), coldMed, coldMax, cachedMed, cachedP95, ok ? "ok" : "MISSED");
@@ -159,14 +154,14 @@ public final class ExplorerBench implements Callable<Integer> {
                 process.destroy();
                 process.waitFor();
             }
-            if (work != null) deleteTree(work);
+            if (work != null) BenchHttp.deleteTree(work);
         }
     }
 
     /** The request's wall time over HTTP in ms; checks the status and, when given, the cache header. */
     private double timed(String path, String expectCache) throws Exception {
         long t0 = System.nanoTime();
-        HttpResponse<byte[]> r = send(path);
+        HttpResponse<byte[]> r = http.get(path);
         double ms = (System.nanoTime() - t0) / 1e6;
         if (r.statusCode() != 200) throw new IllegalStateException(path + " answered " + r.statusCode() + ": " + new String(r.body(), StandardCharsets.UTF_8));
         String cache = r.headers().firstValue("X-Loupe-Cache").orElse("");
@@ -176,14 +171,9 @@ public final class ExplorerBench implements Callable<Integer> {
     }
 
     private JsonNode get(String path) throws Exception {
-        HttpResponse<byte[]> r = send(path);
+        HttpResponse<byte[]> r = http.get(path);
         if (r.statusCode() != 200) throw new IllegalStateException(path + " answered " + r.statusCode() + ": " + new String(r.body(), StandardCharsets.UTF_8));
         return JSON.readTree(r.body());
-    }
-
-    private HttpResponse<byte[]> send(String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(5)).GET().build(),
-                HttpResponse.BodyHandlers.ofByteArray());
     }
 
     /**
@@ -240,7 +230,7 @@ public final class ExplorerBench implements Callable<Integer> {
 
     private Process startApp(Path work, Path models) throws Exception {
         AppProcess a = AppProcess.start(app, work, models, heap, List.of());
-        base = a.base;
+        http = new BenchHttp(a.base, Duration.ofMinutes(5));
         return a.process;
     }
 
@@ -267,21 +257,6 @@ public final class ExplorerBench implements Callable<Integer> {
         ModelFolder.writeManifest(dir, manifest);
     }
 
-    private static String envOr(String name, String fallback) {
-        String v = System.getenv(name);
-        return v == null || v.isBlank() ? fallback : v;
-    }
-
-    private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20"); }
-
     private static double round(double v) { return Math.round(v * 10) / 10.0; }
-
-    private static void deleteTree(Path root) {
-        try (Stream<Path> paths = Files.walk(root)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // temporary files; the OS cleans up eventually
-        }
-    }
 
 }

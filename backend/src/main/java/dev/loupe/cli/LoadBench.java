@@ -4,10 +4,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -83,8 +79,7 @@ public final class LoadBench implements Callable<Integer> {
         }
     }
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    private String base;
+    private BenchHttp http;
 
     @Override
     public Integer call() throws Exception {
@@ -96,8 +91,8 @@ public final class LoadBench implements Callable<Integer> {
         Path work = null;
         try {
             if (url == null) {
-                Path jar = app != null ? app : Path.of(envOr("LOUPE_APP_JAR", "frontend/target/quarkus-app/quarkus-run.jar"));
-                Path models = modelsDir != null ? modelsDir : Path.of(envOr("LOUPE_MODELS", "onnx-models"));
+                Path jar = app != null ? app : Path.of(BenchHttp.envOr("LOUPE_APP_JAR", "frontend/target/quarkus-app/quarkus-run.jar"));
+                Path models = modelsDir != null ? modelsDir : Path.of(BenchHttp.envOr("LOUPE_MODELS", "onnx-models"));
                 work = Files.createTempDirectory("loupe-bench-load");
                 List<String> options = new ArrayList<>(List.of("-Dloupe.default-model=" + model,
                         "-Dquarkus.http.proxy.proxy-address-forwarding=true", "-Dquarkus.http.proxy.allow-x-forwarded=true"));
@@ -107,22 +102,22 @@ public final class LoadBench implements Callable<Integer> {
                 }
                 System.out.printf("starting the app (%s, heap %s%s)%n", jar, heap, appOptions.isEmpty() ? "" : ", " + String.join(" ", appOptions));
                 started = AppProcess.start(jar, work, models, heap, options);
-                base = started.base;
+                http = new BenchHttp(started.base, Duration.ofSeconds(180));
             } else {
-                base = url.replaceAll("/+$", "");
+                http = new BenchHttp(url, Duration.ofSeconds(180));
             }
             return run(weights);
         } finally {
             if (started != null) started.close();
-            if (work != null) deleteQuietly(work);
+            if (work != null) BenchHttp.deleteTree(work);
         }
     }
 
     private int run(double[] weights) throws Exception {
-        String m = enc(model);
+        String m = BenchHttp.enc(model);
         List<String> cachedPaths = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
-            String text = enc(sentence(new Random(i), 20));
+            String text = BenchHttp.enc(sentence(new Random(i), 20));
             cachedPaths.add("/api/v1/models/" + m + "/prompt?text=" + text);
             cachedPaths.add("/api/v1/models/" + m + "/attention?layer=0&text=" + text);
             cachedPaths.add("/api/v1/models/" + m + "/logit-lens?text=" + text);
@@ -136,17 +131,18 @@ public final class LoadBench implements Callable<Integer> {
         Thread.sleep(2000);
         long idle = rss();
         System.out.printf(Locale.ROOT, "Loupe load bench: %s, model %s, %d users for %d s, mix cached:cold:expensive %s, budget %s, concurrency %.0f, idle RSS %s%n",
-                base, model, users, seconds, mix, mb(budget), metrics.getOrDefault("loupe_scheduler_concurrency", Double.NaN), mb(idle));
+                http.base(), model, users, seconds, mix, mb(budget), metrics.getOrDefault("loupe_scheduler_concurrency", Double.NaN), mb(idle));
 
         Map<Kind, Tally> tallies = new ConcurrentHashMap<>();
         for (Kind k : Kind.values()) tallies.put(k, new Tally());
-        AtomicLong peak = new AtomicLong(idle);
+        AtomicLong peak = new AtomicLong(idle), lastSeen = new AtomicLong(idle);
         AtomicInteger seeds = new AtomicInteger(1001), cold = new AtomicInteger();
         long end = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
         AtomicBoolean stop = new AtomicBoolean();
         Thread sampler = Thread.ofVirtual().start(() -> {
             while (!stop.get()) {
                 long r = rss();
+                if (r >= 0) lastSeen.set(r);
                 peak.accumulateAndGet(r, Math::max);
                 try {
                     Thread.sleep(500);
@@ -166,7 +162,7 @@ public final class LoadBench implements Callable<Integer> {
                     String path = switch (k) {
                         case CACHED -> cachedPaths.get(rnd.nextInt(cachedPaths.size()));
                         case COLD -> "/api/v1/models/" + m + (rnd.nextBoolean() ? "/prompt?" : "/attention?layer=0&")
-                                + "text=" + enc(sentence(new Random(1_000_000L + cold.incrementAndGet()), 24));
+                                + "text=" + BenchHttp.enc(sentence(new Random(1_000_000L + cold.incrementAndGet()), 24));
                         case EXPENSIVE -> "/api/v1/models/" + m + "/detectors?batch=16&length=127&seed=" + seeds.getAndIncrement();
                     };
                     long t0 = System.nanoTime();
@@ -206,31 +202,36 @@ public final class LoadBench implements Callable<Integer> {
         stop.set(true);
         sampler.join();
         long later = rss();
+        if (later >= 0) lastSeen.set(later);
 
         System.out.printf(Locale.ROOT, "%-10s %7s %7s %9s %9s %9s  %s%n", "kind", "sent", "200", "p50 ms", "p95 ms", "p99 ms", "answers by status");
         int errors = 0, refused = 0;
         for (Kind k : Kind.values()) {
             Tally t = tallies.get(k);
-            double[] ms = t.okMillis.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double[] ms = BenchHttp.sorted(t.okMillis);
             int sent = t.byStatus.values().stream().mapToInt(Integer::intValue).sum();
             System.out.printf(Locale.ROOT, "%-10s %7d %7d %9.1f %9.1f %9.1f  %s%n", k.name().toLowerCase(), sent, ms.length,
-                    pct(ms, 50), pct(ms, 95), pct(ms, 99), t.byStatus);
+                    BenchHttp.percentile(ms, 50), BenchHttp.percentile(ms, 95), BenchHttp.percentile(ms, 99), t.byStatus);
             for (var e : t.byStatus.entrySet()) {
                 if (e.getKey().equals("429") || e.getKey().equals("503+RA")) refused += e.getValue();
                 else if (!e.getKey().equals("200")) errors += e.getValue();
             }
         }
-        double[] cachedMs = tallies.get(Kind.CACHED).okMillis.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        double p95 = pct(cachedMs, 95);
-        long mbPeak = later < 0 ? -1 : peak.get() >> 20;
-        double back = idle > 0 ? 100.0 * (later - idle) / idle : Double.NaN;
+        double p95 = BenchHttp.percentile(BenchHttp.sorted(tallies.get(Kind.CACHED).okMillis), 95);
+        // the peak is what was sampled, also when the app is gone by the end (then it is a lower bound)
+        long mbPeak = peak.get() >> 20;
+        boolean died = later < 0;
+        double back = idle > 0 && !died ? 100.0 * (later - idle) / idle : Double.NaN;
+        if (died)
+            System.out.printf(Locale.ROOT, "the app died or stopped answering during the run: its resident memory was last seen at %s, "
+                    + "the peak seen before was %s%n", mb(lastSeen.get()), mb(peak.get()));
         System.out.printf(Locale.ROOT, "memory: idle %s, peak %s, end of burst %s, %d s later %s (%+.1f %% of idle); budget %s%n",
                 mb(idle), mb(peak.get()), mb(endOfBurst), after, mb(later), back, mb(budget));
         System.out.printf(Locale.ROOT, "goals: cached p95 < %.0f ms: %s; no 5xx but 503 with Retry-After: %s; peak < budget + 1 GB: %s; back within 10 %% of idle: %s%n",
                 CACHED_P95_GOAL_MS, yes(p95 < CACHED_P95_GOAL_MS), yes(errors == 0),
-                budget > 0 ? yes(peak.get() < budget + (1L << 30)) : "unknown", yes(Math.abs(back) <= 10));
+                budget > 0 ? yes(!died && peak.get() < budget + (1L << 30)) : "unknown", yes(!died && Math.abs(back) <= 10));
         System.out.printf(Locale.ROOT, "refused as busy (JSON 429 or 503 with Retry-After): %d%n", refused);
-        System.out.printf(Locale.ROOT, "load-bench: p95_cached_ms=%.1f peak_rss_mb=%d errors=%d%n", p95, mbPeak, errors);
+        System.out.printf(Locale.ROOT, "load-bench: p95_cached_ms=%.1f peak_rss_mb=%d errors=%d%s%n", p95, mbPeak, errors, died ? " app=died" : "");
         return 0;
     }
 
@@ -243,13 +244,6 @@ public final class LoadBench implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < words; i++) sb.append(i == 0 ? "" : " ").append(WORDS[rnd.nextInt(WORDS.length)]);
         return sb.toString();
-    }
-
-    /** The p-th percentile (nearest rank) of sorted values; NaN when there are none. */
-    static double pct(double[] sorted, double p) {
-        if (sorted.length == 0) return Double.NaN;
-        int i = (int) Math.ceil(p / 100 * sorted.length) - 1;
-        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
     }
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})?\\s+(\\S+)", Pattern.MULTILINE);
@@ -281,26 +275,11 @@ public final class LoadBench implements Callable<Integer> {
     }
 
     private HttpResponse<byte[]> send(String path, String client) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(180))
-                .header("X-Forwarded-For", client).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+        return http.get(path, "X-Forwarded-For", client);
     }
 
     private static String mb(long bytes) { return bytes < 0 ? "?" : (bytes >> 20) + " MB"; }
 
     private static String yes(boolean b) { return b ? "met" : "NOT met"; }
 
-    private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20"); }
-
-    private static String envOr(String name, String fallback) {
-        String v = System.getenv(name);
-        return v == null || v.isBlank() ? fallback : v;
-    }
-
-    private static void deleteQuietly(Path root) {
-        try (var paths = Files.walk(root)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a temporary folder
-        }
-    }
 }
