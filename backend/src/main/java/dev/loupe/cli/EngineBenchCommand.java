@@ -8,13 +8,12 @@ import dev.loupe.runtime.Engine;
 import dev.loupe.runtime.EngineOptions;
 import dev.loupe.runtime.RunRequest;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -30,7 +29,7 @@ final class EngineBenchCommand implements Callable<Integer> {
     @Option(names = "--reps", defaultValue = "5", description = "timed runs per measurement (default ${DEFAULT-VALUE})") int reps;
     @Option(names = "--rounds", defaultValue = "2", description = "rounds per engine; the best is kept (default ${DEFAULT-VALUE})") int rounds;
     @Option(names = "--reference", defaultValue = "tools/reference/bench_engine.py", description = "PyTorch script") Path reference;
-    @Option(names = "--python", defaultValue = "/usr/bin/python3") String python;
+    @Mixin TorchReference anchor;
     @Option(names = "--seq", defaultValue = "64") int seq;
 
     private static final int[] BATCHES = {1, 8};
@@ -38,7 +37,7 @@ final class EngineBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(reference)) throw new CliException("PyTorch reference script not found: " + reference);
+        TorchReference.check(reference);
         GptConfig config = GptConfig.small();
         System.out.println("GPT-2 small shape (" + config.nLayers() + " layers, d_model " + config.dModel() + ", vocab " + config.dVocab()
                 + "), random weights; " + reps + " timed runs, best of " + rounds + " rounds; "
@@ -97,11 +96,8 @@ final class EngineBenchCommand implements Callable<Integer> {
     }
 
     private double timeTorch(Path weights, int batch, String mode) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(python, reference.toString(), "--weights", weights.toString(), "--batch", "" + batch,
+        String output = anchor.run(reference, List.of("--weights", weights.toString(), "--batch", "" + batch,
                 "--seq", "" + seq, "--reps", "" + reps, "--mode", mode));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) throw new CliException("PyTorch reference failed: " + output.strip());
         String[] lines = output.strip().split("\n");
         JsonNode json = new ObjectMapper().readTree(lines[lines.length - 1]);
         if (!json.has("seconds_per_run")) throw new CliException("PyTorch reference printed no timing: " + output.strip());

@@ -5,7 +5,6 @@ import dev.loupe.jobs.Progress;
 import dev.loupe.model.GptConfig;
 import dev.loupe.model.GptWeights;
 import dev.loupe.model.LoadedModel;
-import dev.loupe.model.Safetensors;
 import dev.loupe.model.Tensor;
 import dev.loupe.neurons.IndexCorpus;
 import dev.loupe.neurons.NeuronIndex;
@@ -18,7 +17,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,7 +44,7 @@ final class NeuronBench implements Callable<Integer> {
     @Option(names = "--no-small", description = "skip the GPT-2-small-shaped model") boolean noSmall;
     @Option(names = "--pages", defaultValue = "2000", description = "page JSONs timed") int pages;
     @Option(names = "--reference", defaultValue = "tools/reference/bench_neurons.py") Path reference;
-    @Option(names = "--python", defaultValue = "/usr/bin/python3") String python;
+    @Mixin TorchReference anchor;
     @Mixin ModelsDir models;
 
     static final int TOP = 20, BATCH = 8;
@@ -57,7 +55,7 @@ final class NeuronBench implements Callable<Integer> {
     record Result(String name, long tokens, double corpusS, double pass1S, double indexS, double torchS, double topErr) {}
 
     @Override public Integer call() throws Exception {
-        if (!Files.isRegularFile(reference)) throw new CliException("PyTorch reference script not found: " + reference);
+        TorchReference.check(reference);
         System.out.printf(Locale.ROOT, "neuron index vs PyTorch scan; %d threads per engine; load %s (a loaded machine inflates every time)%n",
                 Runtime.getRuntime().availableProcessors(), CircuitBench.load());
         List<Result> results = new ArrayList<>();
@@ -149,7 +147,7 @@ final class NeuronBench implements Callable<Integer> {
                 int[] win = withBos(corpus.index().get(w).tokens(), bos);
                 for (int p = 0; p <= len; p++) ids[w * (len + 1) + p] = win[p];
             }
-            Torch t = torch(weights, ids, windows, len + 1);
+            Torch t = scan(weights, ids, windows, len + 1);
             double err = Double.NaN;
             if (idx != null) {
                 if (idx.meta().tokens() != tokens) throw new IllegalStateException("the index counted " + idx.meta().tokens() + " tokens, the bench " + tokens);
@@ -175,24 +173,12 @@ final class NeuronBench implements Callable<Integer> {
     record Torch(double seconds, float[] top) {}
 
     /** The PyTorch scan over the same windows ({@code w} windows of {@code len} tokens, BOS first). */
-    private Torch torch(GptWeights weights, float[] ids, int w, int len) throws Exception {
-        GptConfig c = weights.config();
-        Path in = Files.createTempFile("loupe-neurons-bench-", ".safetensors"), out = Files.createTempFile("loupe-neurons-bench-out-", ".safetensors");
-        try {
-            Map<String, Tensor> t = new LinkedHashMap<>(weights.tensors());
-            t.put("c.windows", new Tensor(ids, w, len));
-            Safetensors.write(in, t, Map.of("config", c.toJson().toString(), "top", String.valueOf(TOP), "batch", String.valueOf(BATCH)));
-            Process p = new ProcessBuilder(python, reference.toString(), "--input", in.toString(), "--out", out.toString(),
-                    "--threads", String.valueOf(Runtime.getRuntime().availableProcessors())).redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.waitFor() != 0) throw new CliException("PyTorch reference failed:\n" + log);
-            try (Safetensors st = Safetensors.open(out)) {
-                return new Torch(Double.parseDouble(st.metadata().get("scan_s")), st.read("c.top").data());
-            }
-        } finally {
-            Files.deleteIfExists(in);
-            Files.deleteIfExists(out);
-        }
+    private Torch scan(GptWeights weights, float[] ids, int w, int len) throws Exception {
+        Map<String, Tensor> t = new LinkedHashMap<>(weights.tensors());
+        t.put("c.windows", new Tensor(ids, w, len));
+        return anchor.onTensors(reference, Runtime.getRuntime().availableProcessors(), t,
+                Map.of("config", weights.config().toJson().toString(), "top", String.valueOf(TOP), "batch", String.valueOf(BATCH)),
+                st -> new Torch(Double.parseDouble(st.metadata().get("scan_s")), st.read("c.top").data()));
     }
 
     /** The page JSON of random neurons from the default model's shipped index, warm, as the REST resource serialises it. */

@@ -2,21 +2,29 @@ package dev.loupe.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.microsoft.playwright.FrameLocator;
 import com.microsoft.playwright.Locator;
 import com.microsoft.playwright.Page;
 import org.junit.jupiter.api.Test;
 
+import com.sun.net.httpserver.HttpServer;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -93,23 +101,76 @@ class NeuronPagesTest extends BrowserTest {
         }
     }
 
+    /**
+     * Runs in the page from navigation start: notes when the first example's tokens and the histogram's bars exist
+     * ({@code __drawn}) and when, after that, the Vaadin client has no request in flight, so a hover or click is
+     * answered at once ({@code __interactive}); both in ms since navigation start.
+     */
+    static final String INTERACTIVE_PROBE = """
+            (() => {
+              const check = () => {
+                const drawn = document.querySelector('#examples .example .tok') && document.querySelector('#histogram svg rect');
+                if (drawn && !window.__drawn) window.__drawn = performance.now();
+                const clients = window.Vaadin && window.Vaadin.Flow && window.Vaadin.Flow.clients;
+                const busy = !clients || Object.values(clients).some(c => c.isActive && c.isActive());
+                if (drawn && !busy) { window.__interactive = performance.now(); return; }
+                requestAnimationFrame(check);
+              };
+              requestAnimationFrame(check);
+            })();
+            """;
+
+    /** Waits for the probe and describes where the page's time went: document, scripts, server round trips, bytes. */
+    @SuppressWarnings("unchecked")
+    String interactive(String what) {
+        page.waitForFunction("() => window.__interactive !== undefined", null, new Page.WaitForFunctionOptions().setTimeout(60_000));
+        // hovering a token shows its value: the title is there as soon as the tokens are drawn
+        Locator tok = page.locator("#examples .example").first().locator(".tok-max");
+        tok.hover();
+        assertTrue(tok.getAttribute("title").matches(".*: -?[0-9.]+$"), tok.getAttribute("title"));
+        Map<String, Object> t = (Map<String, Object>) page.evaluate("""
+                () => {
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  const res = performance.getEntriesByType('resource');
+                  const uidl = res.filter(r => r.name.includes('v-r=uidl') || r.name.includes('v-r=init'));
+                  return {drawn: window.__drawn, interactive: window.__interactive, html: nav.responseEnd,
+                          scripts: res.filter(r => r.initiatorType === 'script').length,
+                          roundTrips: uidl.length, serverMs: uidl.reduce((a, r) => a + r.duration, 0),
+                          kB: (nav.transferSize + res.reduce((a, r) => a + r.transferSize, 0)) / 1024,
+                          tokens: document.querySelectorAll('.tok').length, elements: document.querySelectorAll('*').length};
+                }""");
+        return String.format(Locale.ROOT, "%s: interactive %.0f ms (drawn %.0f ms; document %.0f ms; %s scripts; %s server round trips, %.0f ms in them; "
+                        + "%.0f kB transferred; %s token spans, %s elements)", what, num(t.get("interactive")), num(t.get("drawn")), num(t.get("html")),
+                t.get("scripts"), t.get("roundTrips"), num(t.get("serverMs")), num(t.get("kB")), t.get("tokens"), t.get("elements"));
+    }
+
+    static double num(Object o) { return ((Number) o).doubleValue(); }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+
     @Test
     void neuronPageShowsTheIndexedExamplesAndExpandsThemWithTheEngine() throws Exception {
         JsonNode json = get(api(M, "/" + LAYER + "/" + NEURON));
         double max = json.get("max").asDouble();
-        long t0 = System.nanoTime();
+        page.addInitScript(INTERACTIVE_PROBE);
         page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/" + NEURON));
         Locator examples = page.locator("#examples .example");
-        assertThat(examples.first().locator(".tok").first()).isVisible();
-        double interactiveMs = (System.nanoTime() - t0) / 1e6;
-        // again, warm (the index is loaded, the browser has the app's bundle): another neuron
-        t0 = System.nanoTime();
-        page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/" + (NEURON + 1)));
-        assertThat(page.locator("h2")).containsText("/" + (NEURON + 1));
-        assertThat(examples.first().locator(".tok").first()).isVisible();
-        double warmMs = (System.nanoTime() - t0) / 1e6;
-        System.out.printf(Locale.ROOT, "neuron page interactive: %.0f ms on the first visit (index loaded by it), %.0f ms warm "
-                + "(navigation to the first coloured example, Chromium; loaded machine)%n", interactiveMs, warmMs);
+        String first = interactive("first visit (the app's scripts not cached yet)");
+        // again, warm (the index is loaded, the browser has cached the app's bundle): other neurons
+        List<String> warm = new ArrayList<>();
+        for (int n = 1; n <= 3; n++) {
+            page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/" + (NEURON + n)));
+            assertThat(page.locator("h2")).containsText("/" + (NEURON + n));
+            warm.add(interactive("warm"));
+        }
+        System.out.println("neuron page interactive (Chromium, navigation start to the examples and histogram drawn with the server idle; load "
+                + loadAverage() + "):\n  " + first + "\n  " + String.join("\n  ", warm));
         page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/" + NEURON));
         assertThat(examples.first().locator(".tok").first()).isVisible();
         assertThat(page.locator("#label")).containsText(json.get("label").get("text").asText());
@@ -190,7 +251,7 @@ class NeuronPagesTest extends BrowserTest {
     }
 
     @Test
-    void prevNextRandomCopyLinkAndEmbed() throws Exception {
+    void prevNextRandomAndCopyLink() throws Exception {
         context.grantPermissions(List.of("clipboard-read", "clipboard-write"));
         JsonNode json = get(api(M, "/" + LAYER + "/511"));
         page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/511"));
@@ -217,15 +278,64 @@ class NeuronPagesTest extends BrowserTest {
         // copy link: the button copies the page's address and says which (headless Chromium's clipboard is not read back)
         page.locator("#copy-link").click();
         assertThat(page.locator("vaadin-notification-card")).containsText("Link copied: " + page.url());
+    }
 
-        // embed: the page without the app's navigation bar or the neuron navigation, still with its examples
-        page.navigate(app.url("/model/" + M + "/neurons/" + LAYER + "/" + NEURON + "?embed=true"));
-        assertThat(page.locator("#examples .example").first()).isVisible();
+    @Test
+    void embedModeHasNoChromeAndWorksInAnIframeOfAnotherSite() throws Exception {
+        String embed = app.url("/model/" + M + "/neurons/" + LAYER + "/" + NEURON + "?embed=true");
+        page.navigate(embed);
+        Locator examples = page.locator("#examples .example");
+        assertThat(examples.first().locator(".tok").first()).isVisible();
+        // none of the app's frame: no navigation bar, no space kept for it, no neuron navigation or copy link
         assertThat(page.locator("vaadin-app-layout")).hasAttribute("embed", "");
-        assertThat(page.locator("vaadin-app-layout [slot=navbar]").first()).isHidden();
+        assertThat(page.locator("vaadin-app-layout [slot=navbar]")).hasCount(0);
+        assertThat(page.getByText("a workbench for looking inside")).hasCount(0);
+        Number navbarHeight = (Number) page.evaluate("() => document.querySelector('vaadin-app-layout').shadowRoot.querySelector('[part=navbar]').getBoundingClientRect().height");
+        assertEquals(0, navbarHeight.doubleValue(), "the app layout's navigation bar takes no space");
+        Number titleTop = (Number) page.locator("h2").evaluate("e => e.getBoundingClientRect().top");
+        assertTrue(titleTop.doubleValue() < 24, "the neuron's title starts at the top of the viewport, not below a bar: " + titleTop);
+        assertThat(page.locator("h2")).containsText("Neuron " + M + "/" + LAYER + "/" + NEURON);
         assertThat(page.locator("#next")).hasCount(0);
         assertThat(page.locator("#copy-link")).hasCount(0);
         screenshot("neuron-embed");
+
+        // as an embed: an iframe in a page of another site (a blog post on its own server), the neuron's examples drawn
+        // and hoverable in it. The post's server listens on 127.0.0.1, the app is opened as localhost: two sites for
+        // the browser's cookie rules, both on this machine (Chromium blocks a page from elsewhere framing a local address)
+        JsonNode json = get(api(M, "/" + LAYER + "/" + NEURON));
+        byte[] postHtml = ("<!doctype html><html><body><h1>A post about the \" an\" neuron</h1><iframe id='n' src='" + embed
+                + "' width='1000' height='600'></iframe></body></html>").getBytes(StandardCharsets.UTF_8);
+        HttpServer blog = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        expectHttpError("/favicon.ico");
+        blog.createContext("/post.html", x -> {
+            x.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+            x.sendResponseHeaders(200, postHtml.length);
+            x.getResponseBody().write(postHtml);
+            x.close();
+        });
+        blog.start();
+        try {
+            page.navigate("http://127.0.0.1:" + blog.getAddress().getPort() + "/post.html");
+            inFrame(json);
+        } finally {
+            blog.stop(0);
+        }
+    }
+
+    private void inFrame(JsonNode json) {
+        FrameLocator frame = page.frameLocator("#n");
+        assertThat(frame.locator("h2")).containsText("Neuron " + M + "/" + LAYER + "/" + NEURON);
+        Locator first = frame.locator("#examples .example").first();
+        assertThat(first.locator(".tok-max")).isVisible();
+        first.locator(".tok-max").hover();
+        String title = first.locator(".tok-max").getAttribute("title");
+        assertTrue(title.endsWith(String.format(Locale.ROOT, ": %.4f", json.get("examples").get(0).get("activation").asDouble())), title);
+        assertThat(frame.locator("#label")).containsText(json.get("label").get("text").asText());
+        assertThat(frame.locator("vaadin-app-layout [slot=navbar]")).hasCount(0);
+        // the page answers a click in the frame (the server session works there): the example expands to its window
+        first.click();
+        assertThat(first).hasClass(Pattern.compile("expanded"));
+        screenshot("neuron-embed-iframe");
     }
 
     /** The neuron column of the rows the grid shows, top to bottom. */

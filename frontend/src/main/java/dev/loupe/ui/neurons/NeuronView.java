@@ -27,6 +27,7 @@ import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.UiClient;
 import dev.loupe.ui.explorer.UrlState;
 import dev.loupe.ui.jobs.JobProgressBar;
+import org.jsoup.nodes.Entities;
 
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
@@ -61,8 +62,7 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
         removeAll();
         state.read(event.getLocation());
         model = event.getRouteParameters().get("model").orElse("");
-        boolean embed = "true".equals(state.get("embed"));
-        if (embed) hideChrome();
+        boolean embed = "true".equals(state.get("embed")); // MainLayout drops the app's frame
         try {
             layer = Integer.parseInt(event.getRouteParameters().get("layer").orElse(""));
             index = Integer.parseInt(event.getRouteParameters().get("index").orElse(""));
@@ -81,13 +81,6 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
             return;
         }
         render(embed);
-    }
-
-    /** For an iframe: the app layout's navigation bar is hidden. */
-    private void hideChrome() {
-        getElement().executeJs("const l = this.closest('vaadin-app-layout'); if (l) { l.setAttribute('embed', ''); "
-                + "const nb = l.shadowRoot && l.shadowRoot.querySelector('[part=navbar]'); if (nb) nb.style.display = 'none'; "
-                + "l.querySelectorAll('[slot=navbar]').forEach(e => e.style.display = 'none'); l.style.setProperty('--vaadin-app-layout-navbar-offset-top', '0px'); }");
     }
 
     private void error(String message) {
@@ -206,42 +199,38 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
     }
 
     private Component logits() {
-        Div d = new Div();
-        d.setId("logits");
-        d.add(new H3("Promotes / suppresses"));
-        HorizontalLayout cols = new HorizontalLayout();
+        StringBuilder sb = new StringBuilder("<div style=\"display:flex;gap:var(--lumo-space-m)\">");
         for (String side : new String[]{"top", "bottom"}) {
-            Div col = new Div();
-            col.addClassName("logits-" + side);
-            for (JsonNode t : page.get("logits").get(side)) {
-                Div row = new Div(new Span(quote(t.get("token").asText())), new Span(String.format(Locale.ROOT, "  %+.3f", t.get("value").asDouble())));
-                row.getStyle().set("font-family", "monospace").set("font-size", "var(--lumo-font-size-s)")
-                        .set("color", side.equals("top") ? "#a61b10" : "#1f4fa8");
-                col.add(row);
-            }
-            cols.add(col);
+            sb.append("<div class=\"logits-").append(side).append("\">");
+            for (JsonNode t : page.get("logits").get(side))
+                sb.append(ROW_START).append(side.equals("top") ? "#a61b10" : "#1f4fa8").append("\">").append(Entities.escape(quote(t.get("token").asText())))
+                        .append(String.format(Locale.ROOT, "  %+.3f", t.get("value").asDouble())).append("</div>");
+            sb.append("</div>");
         }
-        d.add(cols);
+        Div d = new Div(new H3("Promotes / suppresses"), TokenStrip.html(sb.append("</div>").toString()));
+        d.setId("logits");
         return d;
     }
 
+    private static final String ROW_START = "<div style=\"font-family:monospace;font-size:var(--lumo-font-size-s);white-space:pre;color:";
+
+    /** One example as one element: its activation and its token strip; a click replaces the context with the whole window. */
     private Component example(JsonNode e, double max) {
-        Div row = new Div();
+        String act = String.format(Locale.ROOT, "<span style=\"font-family:monospace;color:var(--lumo-secondary-text-color);font-size:var(--lumo-font-size-xs)\">%.3f </span>",
+                e.get("activation").asDouble());
+        Div row = TokenStrip.html(act + TokenStrip.html(e.get("text"), e.get("acts"), e.get("contextStart").asInt(), e.get("position").asInt(), max));
         row.addClassName("example");
         row.getStyle().set("border-bottom", "1px solid var(--lumo-contrast-10pct)").set("padding", "2px 0").set("cursor", "pointer");
-        Span act = new Span(String.format(Locale.ROOT, "%.3f ", e.get("activation").asDouble()));
-        act.getStyle().set("font-family", "monospace").set("color", "var(--lumo-secondary-text-color)").set("font-size", "var(--lumo-font-size-xs)");
-        row.add(act, TokenStrip.of(e.get("text"), e.get("acts"), e.get("contextStart").asInt(), e.get("position").asInt(), max));
         row.getElement().setAttribute("title", "click: the whole window " + e.get("window").asInt());
         row.addClickListener(c -> {
             if (row.hasClassName("expanded")) return;
             try {
                 ObjectNode w = neurons.window(UiClient.current(), model, layer, index, e.get("window").asInt());
-                row.removeAll();
-                row.add(act, TokenStrip.of(w.get("text"), w.get("acts"), 0, e.get("position").asInt(), max));
+                row.getElement().setProperty("innerHTML", act + TokenStrip.html(w.get("text"), w.get("acts"), 0, e.get("position").asInt(), max));
                 row.addClassName("expanded");
             } catch (RuntimeException ex) {
-                row.add(small(ex.getMessage(), "error"));
+                row.getElement().setProperty("innerHTML", row.getElement().getProperty("innerHTML", "")
+                        + "<span class=\"error\" style=\"display:block;color:var(--lumo-error-text-color)\">" + Entities.escape(ex.getMessage()) + "</span>");
             }
         });
         return row;
@@ -269,15 +258,15 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
     }
 
     static Component list(String title, String id, JsonNode rows, String key, String value, boolean quoteKey) {
-        Div d = new Div(new H3(title));
-        d.setId(id);
+        StringBuilder sb = new StringBuilder();
         for (JsonNode r : rows) {
             String k = r.get(key).asText();
             String extra = r.has("count") ? "  (" + r.get("count").asLong() + "×)" : "";
-            Div row = new Div(new Span((quoteKey ? quote(k) : k) + "  " + String.format(Locale.ROOT, "%.3f", r.get(value).asDouble()) + extra));
-            row.getStyle().set("font-family", "monospace").set("font-size", "var(--lumo-font-size-s)");
-            d.add(row);
+            sb.append(ROW_START).append("inherit\">").append(Entities.escape((quoteKey ? quote(k) : k) + "  "
+                    + String.format(Locale.ROOT, "%.3f", r.get(value).asDouble()) + extra)).append("</div>");
         }
+        Div d = new Div(new H3(title), TokenStrip.html(sb.toString()));
+        d.setId(id);
         return d;
     }
 

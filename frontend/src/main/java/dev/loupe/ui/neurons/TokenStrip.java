@@ -2,7 +2,7 @@ package dev.loupe.ui.neurons;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.vaadin.flow.component.html.Div;
-import com.vaadin.flow.component.html.Span;
+import org.jsoup.nodes.Entities;
 
 import java.util.Locale;
 
@@ -14,24 +14,35 @@ final class TokenStrip {
     private TokenStrip() {
     }
 
+    /** The strip as one element. */
     static Div of(JsonNode text, JsonNode acts, int firstIndex, int highlight, double max) {
-        Div d = new Div();
-        d.addClassName("token-strip");
-        d.getStyle().set("font-family", "monospace").set("white-space", "pre-wrap").set("line-height", "1.7")
-                .set("font-size", "var(--lumo-font-size-s)");
+        return html(html(text, acts, firstIndex, highlight, max));
+    }
+
+    /**
+     * The strip as HTML: the page writes its tokens as markup inside one element instead of one server-side
+     * component per token (a page shows hundreds; each component costs server state and a client DOM update).
+     */
+    static String html(JsonNode text, JsonNode acts, int firstIndex, int highlight, double max) {
+        StringBuilder sb = new StringBuilder("<div class=\"token-strip\" style=\"font-family:monospace;white-space:pre-wrap;line-height:1.7;"
+                + "font-size:var(--lumo-font-size-s)\">");
         for (int i = 0; i < text.size(); i++) {
             double a = acts.get(i).asDouble();
-            Span s = new Span(text.get(i).asText());
-            s.addClassName("tok");
-            s.getElement().setAttribute("title", String.format(Locale.ROOT, "%s: %.4f", text.get(i).asText().replace("\n", "\\n"), a));
-            s.getElement().setAttribute("data-act", String.format(Locale.ROOT, "%.6g", a));
-            s.getStyle().set("background-color", colour(a, max)).set("border-radius", "2px").set("padding", "0 1px");
-            if (firstIndex + i == highlight) {
-                s.getStyle().set("outline", "2px solid #222");
-                s.addClassName("tok-max");
-            }
-            d.add(s);
+            String t = text.get(i).asText();
+            boolean top = firstIndex + i == highlight;
+            sb.append("<span class=\"tok").append(top ? " tok-max" : "").append("\" title=\"")
+                    .append(Entities.escape(String.format(Locale.ROOT, "%s: %.4f", t.replace("\n", "\\n"), a)))
+                    .append(String.format(Locale.ROOT, "\" data-act=\"%.6g\" style=\"background-color:%s;border-radius:2px;padding:0 1px%s\">",
+                            a, colour(a, max), top ? ";outline:2px solid #222" : ""))
+                    .append(Entities.escape(t)).append("</span>");
         }
+        return sb.append("</div>").toString();
+    }
+
+    /** A div whose content is the given markup (built here from escaped text only). */
+    static Div html(String markup) {
+        Div d = new Div();
+        d.getElement().setProperty("innerHTML", markup);
         return d;
     }
 
