@@ -8,6 +8,8 @@ The independent reference for Loupe's patching sweeps (DESIGN.md §8). Two uses:
     /usr/bin/python3 tools/reference/patching_reference.py bench --weights FILE --clean IDS --corrupt IDS
         --sweep NAME --metric SPEC [--max-indices N]
         times the loop (the anchor of `./loupe bench patching`) and prints one JSON line
+    /usr/bin/python3 tools/reference/patching_reference.py path-fixtures | path-mlp-fixtures [--out FILE]
+        writes patching_path.json (sender heads) and patching_path_mlp.json (sender MLPs, MLPs frozen)
     /usr/bin/python3 tools/reference/patching_reference.py mean-text-fixtures [--out FILE]
         writes backend/src/test/resources/fixtures/patching_mean_text.json (the mean ablation over a text)
 
@@ -28,7 +30,9 @@ Conventions (shared with dev.loupe.patching):
            and source runs; step 2 the base run with the sender head's hook_z from the source and every other
            head's hook_z frozen to the base run (MLPs recomputed), keeping the receivers' hook_q/k/v (or, for
            logits, its logits); step 3 (q/k/v) the base run with only the receiver heads' q/k/v from step 2.
-           Senders in or after the last receiver's layer change nothing (the base metric)
+           Senders in or after the last receiver's layer change nothing (the base metric).
+           path_mlp:… -> [layer]: the sender is an MLP's hook_mlp_out; a trailing :frozen also freezes every
+           other MLP's hook_mlp_out to the base run
   attribution  sum over the index's elements of (a_source - a_base) * d metric / d a at the base run
 """
 import argparse
@@ -222,7 +226,7 @@ def fixture_models():
 
 def case_of(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
     """One fixture case: the sweep (or path sweep) and the unpatched metrics."""
-    run = path_patch if sweep_name.startswith("path:") else sweep
+    run = path_patch if sweep_name.startswith(("path:", "path_mlp:")) else sweep
     shape, values = run(weights, cfg, pairs, sweep_name, mode, spec, mean_text)
     clean, corrupt = plain_metrics(weights, cfg, pairs, spec)
     return dict(sweep=sweep_name, mode=mode, metric=spec, shape=shape, clean_metric=clean, corrupt_metric=corrupt,
@@ -255,23 +259,30 @@ def make_fixtures(out_path):
 
 
 def parse_receivers(sweep_name):
+    """(receiver input, receiver heads, MLP senders?, MLPs frozen?) of path:… or path_mlp:…, ending :frozen."""
     parts = sweep_name.split(":")
+    frozen = parts[-1] == "frozen"
+    if frozen:
+        parts = parts[:-1]
+    mlp = parts[0] == "path_mlp"
     if parts[1] == "logits":
-        return "logits", []
-    return parts[1], [tuple(int(x) for x in r.split(".")) for r in parts[2].split(",")]
+        return "logits", [], mlp, frozen
+    return parts[1], [tuple(int(x) for x in r.split(".")) for r in parts[2].split(",")], mlp, frozen
 
 
 def path_patch(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
-    """Path patching from every sender head (as TransformerLens users do it, one hooked pass per step)."""
+    """Path patching from every sender head, or every sender MLP (path_mlp), as TransformerLens users do it, one
+    hooked pass per step. Step 2 freezes every head's hook_z to the base run, and with :frozen every MLP's
+    hook_mlp_out too; the sender (a head's hook_z or an MLP's hook_mlp_out) comes from the source run."""
     L, H = cfg.n_layer, cfg.n_head
-    kind, receivers = parse_receivers(sweep_name)
+    kind, receivers, mlp_senders, frozen = parse_receivers(sweep_name)
     last = L if kind == "logits" else max(l for l, _ in receivers)
     runs = setup(weights, cfg, pairs, mode, mean_text)
     base_caches = [ref.run_with_cache(weights, cfg, torch.tensor([b]))[1] for b, _, _ in runs]
     clean_logits = [ref.forward(weights, cfg, torch.tensor([c])) for c, _ in pairs]
     values = []
-    for ls in range(L):
-        for hs in range(H):
+    senders = [(ls, None) for ls in range(L)] if mlp_senders else [(ls, hs) for ls in range(L) for hs in range(H)]
+    for ls, hs in senders:
             total = 0.0
             for i, (base, _, source) in enumerate(runs):
                 bc = base_caches[i]
@@ -285,10 +296,15 @@ def path_patch(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
 
                     def freeze(t, name=name, l=l):
                         t = bc[name].clone()
-                        if l == ls:
+                        if l == ls and hs is not None:
                             t[:, :, hs] = source[name][:, :, hs]
                         return t
                     patches[name] = freeze
+                    mlp = f"blocks.{l}.hook_mlp_out"
+                    if mlp_senders and l == ls:
+                        patches[mlp] = lambda t, mlp=mlp: source[mlp].clone()
+                    elif frozen and not cfg.attn_only:
+                        patches[mlp] = lambda t, mlp=mlp: bc[mlp].clone()
                 rec = ref.Hooks(record=True, patches=patches)
                 with torch.no_grad():
                     logits = ref.forward(weights, cfg, torch.tensor([base]), rec)
@@ -308,45 +324,30 @@ def path_patch(weights, cfg, pairs, sweep_name, mode, spec, mean_text=None):
                         logits = ref.forward(weights, cfg, torch.tensor([base]), ref.Hooks(record=False, patches=step3))
                 total += float(metric_value(spec, logits, torch.tensor([base]), clean_logits[i]))
             values.append(total / len(runs))
-    return [L, H], values
+    return ([L] if mlp_senders else [L, H]), values
 
 
-def make_path_fixtures(out_path):
+def make_path_fixtures(out_path, sweeps_of, skip_attn_only=False):
+    """Path sweeps (sweeps_of(L) for a model of L layers) x denoise/noise x logit_diff/kl on the fixture models."""
     models = []
     for name, cfg, weights, pairs in fixture_models():
-        L = cfg.n_layer
-        sweeps = ["path:logits", "path:q:%d.1" % (L - 1), "path:k:%d.0,%d.2" % (L - 1, L - 1), "path:v:1.1,%d.0" % (L - 1)]
-        cases = []
-        for s in sweeps:
-            for m in ("denoise", "noise"):
-                for spec in ("logit_diff:-1:11:42", "kl:-1"):
-                    cases.append(case_of(weights, cfg, pairs, s, m, spec))
+        if skip_attn_only and cfg.attn_only:
+            continue
+        cases = [case_of(weights, cfg, pairs, s, m, spec) for s in sweeps_of(cfg.n_layer)
+                 for m in ("denoise", "noise") for spec in ("logit_diff:-1:11:42", "kl:-1")]
         models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], cases=cases))
         print(name, len(cases), "path cases", file=sys.stderr)
     write_fixture(out_path, models)
 
 
-def make_mean_text_fixtures(out_path):
-    """The mean ablation over a text of 11 tokens (longer than the 6-token pairs) on both fixture models."""
-    models = []
-    for name, cfg, weights, pairs in fixture_models():
-        V, L = cfg.vocab_size, cfg.n_layer
-        text = [V - 1, 3, 14, 15, 9, 2, 6, 5, 35, 8, 12]
-        sweeps = ["resid_pre", "attn_out", "head_out", "head_q", "head_k", "head_v", "head_out_by_pos", "head_v_by_pos"]
-        if not cfg.attn_only:
-            sweeps += ["resid_mid", "resid_post", "mlp_out", "neurons:1:-1", "neurons:%d" % (L - 1)]
-        cases = []
-        for s in sweeps:
-            for spec in ("logit_diff:-1:11:42", "kl:-1"):
-                case = case_of(weights, cfg, pairs, s, "mean", spec, text)
-                if spec.startswith("logit_diff"):
-                    case["attribution"] = [round(v, 7) for v in attribution(weights, cfg, pairs, s, "mean", spec, text)[1]]
-                cases.append(case)
-        for s in ("path:logits", "path:k:%d.0,%d.2" % (L - 1, L - 1)):
-            cases.append(case_of(weights, cfg, pairs, s, "mean", "logit_diff:-1:11:42", text))
-        models.append(dict(model=name, pairs=[dict(clean=c, corrupt=k) for c, k in pairs], mean_text=text, cases=cases))
-        print(name, len(cases), "mean-text cases", file=sys.stderr)
-    write_fixture(out_path, models)
+def head_path_sweeps(L):
+    return ["path:logits", "path:q:%d.1" % (L - 1), "path:k:%d.0,%d.2" % (L - 1, L - 1), "path:v:1.1,%d.0" % (L - 1)]
+
+
+def mlp_path_sweeps(L):
+    """MLP senders, and every MLP frozen (odd_3l only: attention-only models have no MLPs)."""
+    return ["path_mlp:logits", "path_mlp:k:%d.0,%d.2" % (L - 1, L - 1), "path_mlp:v:1.1,%d.0:frozen" % (L - 1),
+            "path:logits:frozen", "path:q:%d.1:frozen" % (L - 1), "path_mlp:logits:frozen"]
 
 
 # --------------------------------------------------------------------------- bench
@@ -378,6 +379,8 @@ def main():
     fx.add_argument("--out", default=os.path.join(FIXTURES, "patching.json"))
     pp = sub.add_parser("path-fixtures")
     pp.add_argument("--out", default=os.path.join(FIXTURES, "patching_path.json"))
+    pm = sub.add_parser("path-mlp-fixtures")
+    pm.add_argument("--out", default=os.path.join(FIXTURES, "patching_path_mlp.json"))
     mt = sub.add_parser("mean-text-fixtures")
     mt.add_argument("--out", default=os.path.join(FIXTURES, "patching_mean_text.json"))
     b = sub.add_parser("bench")
@@ -393,7 +396,9 @@ def main():
     if args.cmd == "fixtures":
         make_fixtures(args.out)
     elif args.cmd == "path-fixtures":
-        make_path_fixtures(args.out)
+        make_path_fixtures(args.out, head_path_sweeps)
+    elif args.cmd == "path-mlp-fixtures":
+        make_path_fixtures(args.out, mlp_path_sweeps, skip_attn_only=True)
     elif args.cmd == "mean-text-fixtures":
         make_mean_text_fixtures(args.out)
     else:

@@ -43,7 +43,7 @@ final class PatchCommand implements Callable<Integer> {
     @Option(names = "--metric", defaultValue = "logit_diff:-1",
             description = "logit_diff:POS[:A:B], logprob:POS[:A], prob:POS[:A], kl:POS or loss; A/B default to the clean and corrupted top tokens (default ${DEFAULT-VALUE})")
     String metric;
-    @Option(names = "--sweep", required = true, description = "resid_pre|resid_mid|resid_post|attn_out|mlp_out, head_out|head_q|head_k|head_v|head_pattern[_by_pos], neurons:L[:P], every_block|every_head|every_head_by_pos, path:logits or path:q|k|v:L.H[,L.H…]")
+    @Option(names = "--sweep", required = true, description = "resid_pre|resid_mid|resid_post|attn_out|mlp_out, head_out|head_q|head_k|head_v|head_pattern[_by_pos], neurons:L[:P], every_block|every_head|every_head_by_pos, path:logits or path:q|k|v:L.H[,L.H…] from sender heads, path_mlp:… from sender MLPs, either ending :frozen to freeze the MLPs")
     String sweep;
     @Option(names = "--direction", defaultValue = "denoise", description = "denoise, noise, or an ablation of the clean run: zero, mean, resample (default ${DEFAULT-VALUE})")
     String direction;

@@ -67,6 +67,11 @@ public final class ActivationPatching {
         Set<String> cached = new LinkedHashSet<>();
         for (int l = 0; l < config.nLayers(); l++) cached.add(HookPoints.name(l, "hook_resid_pre"));
         for (int l : sweep.layers(config)) cached.add(sweep.hookName(l));
+        if (sweep.kind() == Sweep.Kind.PATH) // what step 2 freezes: every head's output, and the MLPs' when asked
+            for (int l = 0; l < config.nLayers(); l++) {
+                cached.add(HookPoints.name(l, "attn.hook_z"));
+                if (sweep.frozenMlps()) cached.add(HookPoints.name(l, "hook_mlp_out"));
+            }
         List<Map<String, Tensor>> clean = new ArrayList<>(), corrupt = new ArrayList<>();
         double cm = 0, km = 0;
         int at = metrics.get(0).position(len);
@@ -280,10 +285,11 @@ public final class ActivationPatching {
     }
 
     /**
-     * Path patching from every sender head (a {@code path:} sweep). Step 2 runs the base prompt from the sender's
-     * layer with the sender's {@code hook_z} from the source and every other head's {@code hook_z} frozen to the
-     * base run, so the change reaches later layers only along the residual stream (and through the MLPs, which are
-     * recomputed); for the logits that run is measured. For q/k/v receivers step 3 runs the base prompt again with
+     * Path patching from every sender head (a {@code path:} sweep) or MLP ({@code path_mlp:}). Step 2 runs the base
+     * prompt from the sender's layer with the sender's {@code hook_z} (or {@code hook_mlp_out}) from the source and
+     * every other head's {@code hook_z} frozen to the base run, so the change reaches later layers only along the
+     * residual stream and through the MLPs, which are recomputed, or frozen too with {@code :frozen}; for the
+     * logits that run is measured. For q/k/v receivers step 3 runs the base prompt again with
      * only the receiver heads' q/k/v taken from step 2. Senders in or after the last receiver's layer change nothing.
      */
     private PatchingResult pathSweep(int chunk, Progress progress) {
@@ -300,13 +306,18 @@ public final class ActivationPatching {
             } else {
                 List<Patch> patches = new ArrayList<>();
                 for (int l = layer; l < Math.min(L, last + 1); l++) {
-                    String z = HookPoints.name(l, "attn.hook_z");
-                    // a patch value of batch 1 broadcasts over the rows
-                    patches.add(new Patch(z, Selector.all(), pairs == 1 ? base.get(0).get(z) : perRow(base, z, rowPair)));
+                    List<String> frozen = sweep.frozenMlps() ? List.of("attn.hook_z", "hook_mlp_out") : List.of("attn.hook_z");
+                    for (String local : frozen) {
+                        String hook = HookPoints.name(l, local);
+                        // a patch value of batch 1 broadcasts over the rows
+                        patches.add(new Patch(hook, Selector.all(), pairs == 1 ? base.get(0).get(hook) : perRow(base, hook, rowPair)));
+                    }
                 }
+                // the senders after the freezing: a later patch of the same element wins
                 for (int j = 0; j < n; j++) {
                     Sweep.Site site = sites.get(first + (start + j) / pairs);
-                    patches.add(new Patch(site.hook(), Selector.rows(j).withHeads(site.head()), source.get(rowPair[j]).get(site.hook())));
+                    Selector rows = site.head() >= 0 ? Selector.rows(j).withHeads(site.head()) : Selector.rows(j);
+                    patches.add(new Patch(site.hook(), rows, source.get(rowPair[j]).get(site.hook())));
                 }
                 RunRequest step2 = RunRequest.fromResidual(layer, perRow(base, HookPoints.name(layer, "hook_resid_pre"), rowPair)).patches(patches);
                 Tensor logits;

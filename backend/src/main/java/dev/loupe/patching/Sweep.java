@@ -17,7 +17,9 @@ import java.util.List;
  *       {@code neurons:L} → [pos, d_mlp];</li>
  *   <li>path patching from every sender head → [layer, head]: {@code path:logits} (sender → the logits directly) or
  *       {@code path:q:L.H,L.H}, {@code path:k:…}, {@code path:v:…} (sender → those receiver heads' query, key or value
- *       input), every other head frozen ({@link ActivationPatching}).</li>
+ *       input), every other head frozen ({@link ActivationPatching}); {@code path_mlp:…} the same from every sender
+ *       MLP ({@code hook_mlp_out}) → [layer]; a trailing {@code :frozen} freezes every other MLP's output too (by
+ *       default the MLPs are recomputed).</li>
  * </ul>
  */
 public record Sweep(String name, Kind kind, String hook, boolean byPos, int layer, int pos) {
@@ -72,10 +74,16 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         }
     }
 
+    /** Whether a path sweep's senders are MLPs ({@code path_mlp:}) rather than heads. */
+    public boolean mlpSenders() { return kind == Kind.PATH && hook.equals("hook_mlp_out"); }
+
+    /** Whether a path sweep freezes the MLPs to the base run (a trailing {@code :frozen}) rather than recomputing them. */
+    public boolean frozenMlps() { return kind == Kind.PATH && name.endsWith(":frozen"); }
+
     /** The receivers of a {@code path:} sweep (null for other sweeps). */
     public Receivers receivers() {
         if (kind != Kind.PATH) return null;
-        String[] p = name.split(":");
+        String[] p = (frozenMlps() ? name.substring(0, name.length() - ":frozen".length()) : name).split(":");
         if (p[1].equals("logits")) return new Receivers("logits", List.of());
         List<int[]> heads = new ArrayList<>();
         for (String r : p[2].split(",")) {
@@ -86,9 +94,15 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
     }
 
     private static Sweep parsePath(String n, GptConfig c) {
-        String usage = "path sweeps are path:logits or path:q|k|v:LAYER.HEAD[,LAYER.HEAD…] (the receiver heads)";
-        String[] p = n.split(":", -1);
-        if (p.length == 2 && p[1].equals("logits")) return new Sweep(n, Kind.PATH, "attn.hook_z", false, -1, 0);
+        String usage = "path sweeps are path:logits or path:q|k|v:LAYER.HEAD[,LAYER.HEAD…] (the receiver heads), from sender heads, "
+                + "or the same as path_mlp:… from sender MLPs, each optionally ending :frozen (the other MLPs frozen)";
+        boolean frozen = n.endsWith(":frozen");
+        String[] p = (frozen ? n.substring(0, n.length() - ":frozen".length()) : n).split(":", -1);
+        boolean mlp = p[0].equals("path_mlp");
+        if ((mlp || frozen) && c.attnOnly())
+            throw new IllegalArgumentException("sweep '" + n + "': this attention-only model has no MLPs to send from or freeze");
+        String sender = mlp ? "hook_mlp_out" : "attn.hook_z", suffix = frozen ? ":frozen" : "";
+        if (p.length == 2 && p[1].equals("logits")) return new Sweep(p[0] + ":logits" + suffix, Kind.PATH, sender, false, -1, 0);
         if (p.length != 3 || !List.of("q", "k", "v").contains(p[1]) || p[2].isBlank())
             throw new IllegalArgumentException("unknown sweep '" + n + "': " + usage);
         List<String> canon = new ArrayList<>();
@@ -108,13 +122,13 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
             if (l == 0) throw new IllegalArgumentException("sweep '" + n + "': receiver head " + l + "." + h + " is in layer 0, where no head sends to it");
             if (!canon.contains(l + "." + h)) canon.add(l + "." + h);
         }
-        return new Sweep("path:" + p[1] + ":" + String.join(",", canon), Kind.PATH, "attn.hook_z", false, -1, 0);
+        return new Sweep(p[0] + ":" + p[1] + ":" + String.join(",", canon) + suffix, Kind.PATH, sender, false, -1, 0);
     }
 
     /** Parses a sweep name for a model; the message of a bad name lists the good ones. */
     public static Sweep parse(String name, GptConfig c) {
         String n = name == null ? "" : name.trim();
-        if (n.startsWith("path:")) return parsePath(n, c);
+        if (n.startsWith("path:") || n.startsWith("path_mlp:")) return parsePath(n, c);
         if (n.startsWith("neurons:")) {
             if (c.attnOnly()) throw new IllegalArgumentException("sweep '" + n + "': this attention-only model has no MLP neurons");
             String[] p = n.split(":");
@@ -154,7 +168,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         return switch (kind) {
             case LAYER_POS -> List.of("layer", "pos");
             case HEAD -> byPos ? List.of("layer", "pos", "head") : List.of("layer", "head");
-            case PATH -> List.of("layer", "head");
+            case PATH -> mlpSenders() ? List.of("layer") : List.of("layer", "head");
             case NEURONS_AT -> List.of("neuron");
             case NEURONS -> List.of("pos", "neuron");
         };
@@ -164,7 +178,7 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
         return switch (kind) {
             case LAYER_POS -> new int[]{c.nLayers(), len};
             case HEAD -> byPos ? new int[]{c.nLayers(), len, c.nHeads()} : new int[]{c.nLayers(), c.nHeads()};
-            case PATH -> new int[]{c.nLayers(), c.nHeads()};
+            case PATH -> mlpSenders() ? new int[]{c.nLayers()} : new int[]{c.nLayers(), c.nHeads()};
             case NEURONS_AT -> new int[]{c.dMlp()};
             case NEURONS -> new int[]{len, c.dMlp()};
         };
@@ -188,7 +202,8 @@ public record Sweep(String name, Kind kind, String hook, boolean byPos, int laye
                 for (int l = 0; l < c.nLayers(); l++) for (int p = 0; p < len; p++) out.add(new Site(l, hookName(l), p, -1, -1));
             }
             case HEAD, PATH -> {
-                for (int l = 0; l < c.nLayers(); l++) {
+                if (mlpSenders()) for (int l = 0; l < c.nLayers(); l++) out.add(new Site(l, hookName(l), -1, -1, -1));
+                else for (int l = 0; l < c.nLayers(); l++) {
                     if (byPos) for (int p = 0; p < len; p++) for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), p, h, -1));
                     else for (int h = 0; h < c.nHeads(); h++) out.add(new Site(l, hookName(l), -1, h, -1));
                 }

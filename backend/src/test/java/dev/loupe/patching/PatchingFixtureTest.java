@@ -86,6 +86,12 @@ class PatchingFixtureTest {
         return cases(fixtures("patching_path.json"));
     }
 
+    /** Path patching from every sender MLP, and from heads or MLPs with every other MLP frozen ({@code patching_path_mlp.json}). */
+    @TestFactory
+    List<DynamicTest> pathPatchingFromMlpsAndWithFrozenMlpsMatchesTheReference() throws IOException {
+        return cases(fixtures("patching_path_mlp.json"));
+    }
+
     /** The mean ablation over an 11-token text's own run, longer than the pairs ({@code patching_mean_text.json}). */
     @TestFactory
     List<DynamicTest> meanOverATextMatchesTheReference() throws IOException {

@@ -149,6 +149,27 @@ class PatchingIdentitiesTest {
     }
 
     @Test
+    void pathPatchingFromMlpsAndWithFrozenMlps() {
+        int L = f.config().nLayers();
+        // nothing comes after the last MLP: freezing the other MLPs does not change its path to the logits
+        PatchingResult mlps = prepare(CLEAN, CORRUPT, "path_mlp:logits", PatchMode.DENOISE).sweep(0, Progress.NONE);
+        PatchingResult frozen = prepare(CLEAN, CORRUPT, "path_mlp:logits:frozen", PatchMode.DENOISE).sweep(0, Progress.NONE);
+        assertArrayEquals(new int[]{L}, mlps.shape());
+        assertEquals(List.of("layer"), mlps.axes());
+        assertEquals(mlps.values()[L - 1], frozen.values()[L - 1], 1e-5);
+        assertNotEquals(mlps.values()[0], frozen.values()[0], 1e-6); // MLP 0's path through the later MLPs is cut
+        // MLPs in or after the receivers' layer change nothing
+        PatchingResult q = prepare(CLEAN, CORRUPT, "path_mlp:q:1.1:frozen", PatchMode.NOISE).sweep(0, Progress.NONE);
+        for (int l = 1; l < L; l++) assertEquals(q.cleanMetric(), q.values()[l], 1e-5, "sender MLP " + l);
+        assertEquals("path_mlp:k:2.0:frozen", Sweep.parse("path_mlp:k:2.0, 2.0:frozen", f.config()).name());
+        var attnOnly = Fixture.load("attnonly_2l").config();
+        for (String bad : List.of("path_mlp:logits", "path:logits:frozen")) {
+            var e = assertThrows(IllegalArgumentException.class, () -> Sweep.parse(bad, attnOnly));
+            assertTrue(e.getMessage().contains("attention-only model has no MLPs"), e.getMessage());
+        }
+    }
+
+    @Test
     void badRequestsNameTheProblem() {
         var e = assertThrows(IllegalArgumentException.class, () -> prepare(CLEAN, new int[]{V - 1, 3}, "resid_pre", PatchMode.DENOISE));
         assertTrue(e.getMessage().contains("7 tokens") && e.getMessage().contains("2 tokens"), e.getMessage());

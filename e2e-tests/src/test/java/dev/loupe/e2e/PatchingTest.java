@@ -371,7 +371,11 @@ class PatchingTest extends BrowserTest {
                 new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
         JsonNode h = JSON.readTree(post(LoupeApp.MODEL, body("head_out", ",\"direction\":\"mean\",\"meanText\":\"" + MEAN_TEXT + "\"")).body());
         page.waitForURL(Pattern.compile(".*[?&]id=" + h.get("key").asText() + ".*"));
-        assertThat(page.locator("#patching-summary")).containsText("mean over a text of " + n + " tokens");
+        // the result's link reopens it (after a Run from the field the page has once shown the finished bar without
+        // the result until reloaded: the reopened link is what is checked and shown)
+        page.navigate(page.url());
+        assertThat(page.locator("#patching-summary")).containsText("mean over a text of " + n + " tokens",
+                new com.microsoft.playwright.assertions.LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
         assertThat(page.locator("#patching-heatmap")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
         screenshot("patching-mean-text");
 
@@ -413,6 +417,73 @@ class PatchingTest extends BrowserTest {
                 "{\"clean\":\"" + words + "\",\"corrupt\":\"" + bad + "\",\"metric\":\"logit_diff\",\"a\":\"t61\",\"b\":\"t230\",\"sweep\":\"every_block\",\"direction\":\"denoise\"}");
         assertEquals(List.of("resid_pre", "attn_out"), JSON.convertValue(p.get("components"), List.class));
         assertThat(page.locator("#patching-heatmap-mlp_out")).hasCount(0);
+    }
+
+    @Test
+    void pathPatchingFromMlpsAndWithFrozenMlpsAndTheMeanOverADataset() throws Exception {
+        JsonNode m = checkAgainstApi(LoupeApp.MODEL, pageQuery("path_mlp:logits", "noise"), body("path_mlp:logits", ",\"direction\":\"noise\""));
+        assertEquals(List.of("layer"), JSON.convertValue(m.get("axes"), List.class));
+        assertEquals(LoupeApp.MODEL_LAYERS, m.get("shape").get(0).asInt());
+        assertThat(page.locator("#patching-path-about")).containsText("from each sender MLP straight to the logits");
+        assertThat(page.locator("#patching-heatmap svg text").getByText("MLP", new Locator.GetByTextOptions().setExact(true))).hasCount(1);
+        JsonNode f = checkAgainstApi(LoupeApp.MODEL, pageQuery("path:q:1.0,1.3:frozen", "denoise"), body("path:q:1.0,1.3:frozen", ""));
+        assertEquals("path:q:1.0,1.3:frozen", f.get("sweep").asText());
+        assertThat(page.locator("#freeze-mlps")).hasAttribute("checked", "");
+        assertThat(page.locator("#receivers input")).hasValue("1.0,1.3");
+        assertThat(page.locator("#patching-path-about")).containsText("every other MLP's output frozen too");
+        checkAgainstApi(LoupeApp.MODEL, pageQuery("path_mlp:v:1.2", "denoise"), body("path_mlp:v:1.2", ""));
+        // the checkbox: path:logits with the MLPs frozen is the API's path:logits:frozen
+        page.navigate(app.url("/model/" + LoupeApp.MODEL + "/patching?" + pageQuery("path:logits", "denoise")));
+        assertThat(page.locator("#patching-summary")).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(120_000));
+        page.locator("#freeze-mlps input").check();
+        page.locator("#run").click();
+        String key = JSON.readTree(post(LoupeApp.MODEL, body("path:logits:frozen", "")).body()).get("key").asText();
+        page.waitForURL(Pattern.compile(".*[?&]id=" + key + ".*"), new com.microsoft.playwright.Page.WaitForURLOptions().setTimeout(120_000));
+        assertTrue(page.url().contains("sweep=" + enc("path:logits:frozen")), page.url());
+        // an attention-only model has no MLPs: no checkbox, and REST refuses MLP senders and frozen MLPs
+        page.navigate(app.url("/model/induction-2l/patching?sweep=" + enc("path:logits") + "&clean=" + enc("t1 t2 t3") + "&corrupt=" + enc("t1 t4 t3")));
+        assertThat(page.locator("#patching-summary")).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(120_000));
+        assertThat(page.locator("#freeze-mlps")).isHidden();
+        for (String bad : List.of("path_mlp:logits", "path:logits:frozen")) {
+            HttpResponse<String> res = post("induction-2l", "{\"clean\":\"t1 t2 t3\",\"corrupt\":\"t1 t4 t3\",\"sweep\":\"" + bad + "\"}");
+            assertEquals(400, res.statusCode(), res.body());
+            assertTrue(JSON.readTree(res.body()).get("message").asText().contains("attention-only model has no MLPs"), res.body());
+        }
+        // the mean ablation over a dataset's clean prompts
+        JsonNode d = checkAgainstApi(LoupeApp.MODEL, "dataset=agreement&pairs=8&sweep=attn_out&dir=mean",
+                "{\"task\":\"agreement\",\"pairs\":8,\"sweep\":\"attn_out\",\"direction\":\"mean\"}");
+        assertEquals("mean", d.get("direction").asText());
+        assertTrue(d.get("meanTextTokens").isNull());
+    }
+
+    // ------------------------------------------------------------------ the walkthroughs of docs/PATCHING.md
+
+    @Test
+    void theWalkthroughsFindTheirLayersNeuronsAndHeads() throws Exception {
+        // brown-6l prefers a vowel after " an": MLP 0 at the last position carries it
+        String an = "clean=" + enc("She picked up an") + "&corrupt=" + enc("She picked up a") + "&metric=logprob&a=" + enc("·old");
+        String anBody = "{\"clean\":\"She picked up an\",\"corrupt\":\"She picked up a\",\"metric\":\"logprob\",\"a\":\"·old\"";
+        JsonNode layers = checkAgainstApi("brown-6l", an + "&sweep=mlp_out&dir=denoise", anBody + ",\"sweep\":\"mlp_out\"}");
+        assertEquals(-2.22, layers.get("cleanMetric").asDouble(), 0.01);
+        assertEquals(-7.61, layers.get("corruptMetric").asDouble(), 0.01);
+        int last = layers.get("shape").get(1).asInt() - 1;
+        assertTrue(layers.get("normalised").get(0).get(last).asDouble() > 0.95, layers.get("normalised").toString());
+        screenshot("patching-an-layers");
+        JsonNode neurons = checkAgainstApi("brown-6l", an + "&sweep=" + enc("neurons:3:-1") + "&dir=denoise", anBody + ",\"sweep\":\"neurons:3:-1\"}");
+        List<Double> norm = flat(neurons.get("normalised"));
+        int best = 0;
+        for (int i = 1; i < norm.size(); i++) if (Math.abs(norm.get(i)) > Math.abs(norm.get(best))) best = i;
+        assertEquals(336, best, "the docs' top neuron of layer 3");
+        assertThat(page.locator("#patching-neuron-links a").first()).hasText("N336");
+        screenshot("patching-an-neurons");
+
+        // induction-2l: head 0.2 at the first t61, then the induction heads at the last position
+        String clean = "t12 t40 t77 t150 t9 t201 t33 t88 t120 t61 t12 t40 t77 t150 t9 t201 t33 t88 t120";
+        String corrupt = clean.replaceFirst("t120 t61", "t230 t61");
+        JsonNode heads = checkAgainstApi("induction-2l", "clean=" + enc(clean) + "&corrupt=" + enc(corrupt) + "&a=t61&b=t230&sweep=head_out_by_pos&dir=denoise",
+                "{\"clean\":\"" + clean + "\",\"corrupt\":\"" + corrupt + "\",\"metric\":\"logit_diff\",\"a\":\"t61\",\"b\":\"t230\",\"sweep\":\"head_out_by_pos\"}");
+        assertTrue(heads.get("normalised").get(0).get(10).get(2).asDouble() > 0.95, heads.get("normalised").get(0).get(10).toString());
+        screenshot("patching-induction");
     }
 
     // ------------------------------------------------------------------ datasets of pairs

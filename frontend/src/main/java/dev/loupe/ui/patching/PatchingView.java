@@ -63,7 +63,9 @@ public class PatchingView extends ExplorerPage {
     static final String ONE_PAIR = "pair";
     static final String UPLOAD = "upload";
     /** Path sweeps whose receivers are typed in the receivers field. */
-    static final List<String> PATH_TO_HEADS = List.of("path:q", "path:k", "path:v");
+    static final List<String> PATH_TO_HEADS = List.of("path:q", "path:k", "path:v", "path_mlp:q", "path_mlp:k", "path_mlp:v");
+    /** The suffix of a path sweep that freezes the MLPs instead of recomputing them. */
+    static final String FROZEN = ":frozen";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PatchingService patching;
@@ -71,6 +73,7 @@ public class PatchingView extends ExplorerPage {
     private TextField clean, corrupt, position, tokenA, tokenB, receivers, meanText;
     private IntegerField pairs;
     private Select<String> metric, sweep, direction, dataset;
+    private com.vaadin.flow.component.checkbox.Checkbox freezeMlps;
     /** An uploaded dataset of pairs (kept for this page; a result made from it reopens by its id). */
     private JsonNode uploaded;
 
@@ -138,12 +141,18 @@ public class PatchingView extends ExplorerPage {
         List<String> sweeps = new ArrayList<>(Sweep.names(c));
         sweeps.addAll(PatchingPanels.NAMES);
         sweeps.add("path:logits");
-        sweeps.addAll(PATH_TO_HEADS);
+        sweeps.addAll(PATH_TO_HEADS.subList(0, 3));
+        if (!c.attnOnly()) {
+            sweeps.add("path_mlp:logits");
+            sweeps.addAll(PATH_TO_HEADS.subList(3, 6));
+        }
         if (!c.attnOnly()) for (int l = 0; l < c.nLayers(); l++) {
             sweeps.add("neurons:" + l + ":-1");
             sweeps.add("neurons:" + l);
         }
         String chosen = state.get("sweep", "resid_pre");
+        boolean frozen = chosen.startsWith("path") && chosen.endsWith(FROZEN);
+        if (frozen) chosen = chosen.substring(0, chosen.length() - FROZEN.length());
         String recv = "";
         for (String p : PATH_TO_HEADS)
             if (chosen.startsWith(p + ":")) {
@@ -154,7 +163,12 @@ public class PatchingView extends ExplorerPage {
         sweep = select("Sweep", "sweep", sweeps, chosen);
         receivers = field("Receiver heads (L.H, …)", "receivers", recv.isEmpty() ? defaultReceivers(c) : recv);
         receivers.setWidth("12em");
-        Runnable pathField = () -> receivers.setVisible(PATH_TO_HEADS.contains(sweep.getValue()));
+        freezeMlps = new com.vaadin.flow.component.checkbox.Checkbox("Freeze MLPs", frozen);
+        freezeMlps.setId("freeze-mlps");
+        Runnable pathField = () -> {
+            receivers.setVisible(PATH_TO_HEADS.contains(sweep.getValue()));
+            freezeMlps.setVisible(!c.attnOnly() && sweep.getValue().startsWith("path"));
+        };
         sweep.addValueChangeListener(e -> pathField.run());
         pathField.run();
         direction = select("Direction", "direction", DIRECTIONS, state.get("dir", "denoise"));
@@ -165,7 +179,7 @@ public class PatchingView extends ExplorerPage {
         meanField.run();
         dataset.addValueChangeListener(e -> inputs.run());
         inputs.run();
-        body.add(row(dataset, pairs, clean, corrupt, runButton(this::run)), upload, row(metric, position, tokenA, tokenB, sweep, receivers, direction, meanText));
+        body.add(row(dataset, pairs, clean, corrupt, runButton(this::run)), upload, row(metric, position, tokenA, tokenB, sweep, receivers, freezeMlps, direction, meanText));
         showResults(this::render);
     }
 
@@ -174,7 +188,8 @@ public class PatchingView extends ExplorerPage {
     }
 
     private String sweepName() {
-        return PATH_TO_HEADS.contains(sweep.getValue()) ? sweep.getValue() + ":" + receivers.getValue().replace(" ", "") : sweep.getValue();
+        String name = PATH_TO_HEADS.contains(sweep.getValue()) ? sweep.getValue() + ":" + receivers.getValue().replace(" ", "") : sweep.getValue();
+        return freezeMlps.isVisible() && freezeMlps.getValue() ? name + FROZEN : name;
     }
 
     private void run() {
@@ -322,11 +337,17 @@ public class PatchingView extends ExplorerPage {
         double[] estNorm = attr == null ? null : new double[attr.length];
         if (attr != null) for (int i = 0; i < attr.length; i++) estNorm[i] = Math.abs(denom) < 1e-12 ? 0 : (base + attr[i] - r.corruptMetric()) / denom;
         List<String> labels = cellLabels(r);
-        if (r.sweep().startsWith("path:"))
-            out.add(new Paragraph("Path patching from each sender head " + (r.sweep().equals("path:logits") ? "straight to the logits"
-                    : "to the " + r.sweep().split(":")[1] + " input of heads " + r.sweep().split(":")[2].replace(",", ", "))
-                    + ", every other head's output frozen to the " + (r.direction().equals("denoise") ? "corrupted" : "clean")
-                    + " run (MLPs recomputed). Senders in or after the last receiver's layer have no path (0)."));
+        if (r.sweep().startsWith("path")) {
+            boolean frozen = r.sweep().endsWith(FROZEN);
+            String[] p = (frozen ? r.sweep().substring(0, r.sweep().length() - FROZEN.length()) : r.sweep()).split(":");
+            String baseRun = r.direction().equals("denoise") ? "corrupted" : "clean";
+            Paragraph about = new Paragraph("Path patching from each sender " + (p[0].equals("path_mlp") ? "MLP" : "head") + " "
+                    + (p[1].equals("logits") ? "straight to the logits" : "to the " + p[1] + " input of heads " + p[2].replace(",", ", "))
+                    + ", every " + (p[0].equals("path_mlp") ? "head's" : "other head's") + " output frozen to the " + baseRun + " run ("
+                    + (frozen ? "every other MLP's output frozen too" : "MLPs recomputed") + "). Senders in or after the last receiver's layer have no path (0).");
+            about.setId("patching-path-about");
+            out.add(about);
+        }
 
         Heatmap main = null;
         List<Part> parts = parts(r);
@@ -393,10 +414,10 @@ public class PatchingView extends ExplorerPage {
     private Heatmap heatmap(String id, String title, Part part, PatchingService.Result r, double[] colour, double[] raw, double[] norm, double[] attr,
                             double[] estNorm) {
         int[] s = part.shape();
-        boolean byPos = s.length == 3;
-        int rows = byPos ? s[0] * s[2] : s[0], cols = s[1];
-        boolean posCols = part.axes().get(1).equals("pos");
-        List<String> x = IntStream.range(0, cols).mapToObj(i -> posCols ? i + " " + r.cleanTokens().get(i).token() : "H" + i).toList();
+        boolean byPos = s.length == 3, oneColumn = s.length == 1; // [layer] of MLP senders: one column
+        int rows = byPos ? s[0] * s[2] : s[0], cols = oneColumn ? 1 : s[1];
+        boolean posCols = !oneColumn && part.axes().get(1).equals("pos");
+        List<String> x = oneColumn ? List.of("MLP") : IntStream.range(0, cols).mapToObj(i -> posCols ? i + " " + r.cleanTokens().get(i).token() : "H" + i).toList();
         List<String> y = IntStream.range(0, rows).mapToObj(i -> byPos ? "L" + i / s[2] + " H" + i % s[2] : "L" + i).toList();
         double[][] v = new double[rows][cols];
         String[][] tips = new String[rows][cols];
@@ -412,7 +433,7 @@ public class PatchingView extends ExplorerPage {
         Heatmap h = new Heatmap();
         h.setId(id);
         h.show(new Heatmap.Spec().title(title + " · " + part.name() + " (colour: normalised)").xLabels(x).yLabels(y)
-                .axisNames(posCols ? "position" : "head", byPos ? "layer, head" : "layer").values(v).tips(tips)
+                .axisNames(posCols ? "position" : oneColumn ? "sender" : "head", byPos ? "layer, head" : "layer").values(v).tips(tips)
                 .range(-maxAbs, maxAbs).diverging().legend().height(Math.max(240, 130 + Math.min(22, 400 / Math.max(1, rows) + 8) * rows))
                 .xRotate(posCols ? 45 : 0).grid(byPos ? 70 : 50, posCols ? 90 : 50).nameGaps(posCols ? 70 : 28, byPos ? 55 : 35));
         if (part.axes().contains("head")) h.addCellClickListener(e -> {
