@@ -19,7 +19,9 @@ import java.util.stream.Stream;
  * answers, and the small helpers around them.
  */
 final class BenchHttp {
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    // HTTP/1.1 as browsers speak it to a plain-http server: each user (thread) has its own connections. Java's default,
+    // HTTP/2 via h2c upgrade, multiplexes every user over one connection and so onto one of the server's event loops.
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     private final String base;
     private final Duration timeout;
 

@@ -20,6 +20,13 @@ public final class OrtRuntime {
 
     private static OrtEnvironment env;
     private static boolean globalThreads;
+    private static int threadNice;
+
+    /**
+     * The nice value added to ONNX Runtime's shared threads when the environment is created later (they inherit it
+     * from the thread that creates them); the server sets it so model compute yields the CPU to cached answers.
+     */
+    public static synchronized void lowerThreadPriority(int by) { threadNice = by; }
 
     /**
      * Creates the environment on a thread with a large stack: ONNX Runtime's start-up recurses deeply over the
@@ -27,7 +34,11 @@ public final class OrtRuntime {
      */
     public static synchronized OrtEnvironment env(int threads) {
         if (env == null) {
-            Thread t = new Thread(null, () -> create(threads), "loupe-ort-init", 64L << 20);
+            int nice = threadNice;
+            Thread t = new Thread(null, () -> {
+                NativeThreads.lowerCurrentThreadPriority(nice);
+                create(threads);
+            }, "loupe-ort-init", 64L << 20);
             t.start();
             try {
                 t.join();

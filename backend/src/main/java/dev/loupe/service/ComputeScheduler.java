@@ -2,7 +2,12 @@ package dev.loupe.service;
 
 import dev.loupe.jobs.Busy;
 import dev.loupe.jobs.Cancelled;
+import dev.loupe.runtime.NativeThreads;
+import dev.loupe.runtime.OrtRuntime;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -17,8 +22,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -29,6 +38,11 @@ import java.util.function.BooleanSupplier;
  * and at most {@code perClient} requests of one client running or waiting. Identical requests (same key) in flight are
  * computed once. A computation that calls {@link #run} again from inside runs the inner work inline: it already holds
  * a slot, so it never waits on itself.
+ *
+ * <p>Admitted work runs on the scheduler's own {@code concurrency} threads, whose CPU priority is lowered by
+ * {@code loupe.compute.nice} (as are ONNX Runtime's shared threads): on a busy machine the threads that answer cached
+ * results and the UI get the CPU first, and compute takes what is left. A waiting request parks its HTTP worker
+ * thread; the queue bound keeps the parked ones well below the worker pool (Quarkus: at least 200).
  */
 @ApplicationScoped
 public class ComputeScheduler {
@@ -50,25 +64,47 @@ public class ComputeScheduler {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Object> waiting = new ArrayDeque<>();
-    private int running;
+    private int running, jobsRunning;
     private long reserved;
     private long completed, rejected;
     private double meanRunMillis = 500;
     private final Map<String, Integer> perClient = new HashMap<>();
     private final ConcurrentHashMap<String, CompletableFuture<Object>> inFlight = new ConcurrentHashMap<>();
+    private final ExecutorService compute;
 
     @Inject
     public ComputeScheduler(@ConfigProperty(name = "loupe.compute.concurrency") Optional<Integer> concurrency,
                             @ConfigProperty(name = "loupe.compute.queue", defaultValue = "64") int queue,
                             @ConfigProperty(name = "loupe.compute.max-wait", defaultValue = "30s") Duration maxWait,
                             @ConfigProperty(name = "loupe.max-memory") Optional<String> maxMemory,
-                            @ConfigProperty(name = "loupe.compute.per-client", defaultValue = "8") int perClient) {
+                            @ConfigProperty(name = "loupe.compute.per-client", defaultValue = "8") int perClient,
+                            @ConfigProperty(name = "loupe.compute.nice", defaultValue = "10") int nice) {
         this(new Limits(concurrency.filter(n -> n > 0).orElse(Runtime.getRuntime().availableProcessors()), queue, maxWait,
-                maxMemory.filter(s -> !s.isBlank()).map(ComputeScheduler::parseBytes).orElse(defaultMemoryBudget()), perClient));
+                maxMemory.filter(s -> !s.isBlank()).map(ComputeScheduler::parseBytes).orElse(defaultMemoryBudget()), perClient), nice);
+        OrtRuntime.lowerThreadPriority(nice);
     }
 
     public ComputeScheduler(Limits limits) {
+        this(limits, 0);
+    }
+
+    /** {@code nice}: how much lower than the caller's the compute threads' CPU priority is (Linux nice values; 0: the same). */
+    public ComputeScheduler(Limits limits, int nice) {
         this.limits = limits;
+        AtomicInteger n = new AtomicInteger();
+        this.compute = Executors.newFixedThreadPool(limits.concurrency(), r -> {
+            Thread t = new Thread(() -> {
+                NativeThreads.lowerCurrentThreadPriority(nice);
+                r.run();
+            }, "loupe-compute-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Created before anything else at start-up, so ONNX Runtime's threads are created with the lowered priority. */
+    void onStart(@Observes @Priority(1) StartupEvent e) {
+        stats();
     }
 
     public Limits limits() { return limits; }
@@ -134,12 +170,35 @@ public class ComputeScheduler {
     private <T> T admitted(long bytes, long deadline, boolean bounded, BooleanSupplier cancelled, Callable<T> work) {
         acquire(bytes, deadline, bounded, cancelled);
         long t0 = System.nanoTime();
-        INSIDE.set(true);
         try {
-            return call(work);
+            return onComputeThread(work);
         } finally {
-            INSIDE.set(false);
-            release(bytes, (System.nanoTime() - t0) / 1e6);
+            release(bytes, (System.nanoTime() - t0) / 1e6, !bounded);
+        }
+    }
+
+    /** Runs admitted work on a compute thread and waits for it; its exceptions come through unchanged. */
+    private <T> T onComputeThread(Callable<T> work) {
+        Future<T> f = compute.submit(() -> {
+            INSIDE.set(true);
+            try {
+                return work.call();
+            } finally {
+                INSIDE.set(false);
+            }
+        });
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            // the waiter stops (a shutdown); the work is not interrupted, as an interrupt in the middle of a database
+            // write closes H2's file: it stops at its own next cancel check
+            f.cancel(false);
+            Thread.currentThread().interrupt();
+            throw new Cancelled();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error r) throw r;
+            throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
         }
     }
 
@@ -149,6 +208,10 @@ public class ComputeScheduler {
                     + mb(limits.memoryBytes()) + "; ask for less (a shorter prompt, a smaller batch or sweep)");
         lock.lock();
         try {
+            if (!bounded) {
+                acquireForJob(bytes, cancelled);
+                return;
+            }
             if (waiting.isEmpty() && fits(bytes)) {
                 take(bytes);
                 return;
@@ -183,6 +246,27 @@ public class ComputeScheduler {
         }
     }
 
+    /**
+     * Long work waits outside the queue, behind every waiting request (so a waiting job never holds up the views), and
+     * takes at most all slots but one when there are several: jobs run side by side and the views still get a slot.
+     */
+    private void acquireForJob(long bytes, BooleanSupplier cancelled) {
+        try {
+            while (!waiting.isEmpty() || !fits(bytes) || jobsRunning >= maxJobs()) {
+                if (cancelled.getAsBoolean()) throw new Cancelled();
+                changed.awaitNanos(TimeUnit.MILLISECONDS.toNanos(200));
+            }
+            take(bytes);
+            jobsRunning++;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Cancelled();
+        }
+    }
+
+    /** How many slots long work may hold at once. */
+    public int maxJobs() { return Math.max(1, limits.concurrency() - 1); }
+
     private boolean fits(long bytes) {
         return running < limits.concurrency() && reserved + bytes <= limits.memoryBytes();
     }
@@ -192,10 +276,11 @@ public class ComputeScheduler {
         reserved += bytes;
     }
 
-    private void release(long bytes, double millis) {
+    private void release(long bytes, double millis, boolean job) {
         lock.lock();
         try {
             running--;
+            if (job) jobsRunning--;
             reserved -= bytes;
             completed++;
             meanRunMillis = 0.8 * meanRunMillis + 0.2 * millis;

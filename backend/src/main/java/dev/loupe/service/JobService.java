@@ -71,7 +71,7 @@ public class JobService {
                       @ConfigProperty(name = "loupe.jobs.per-client", defaultValue = "4") int perClient,
                       @ConfigProperty(name = "loupe.jobs.max-queued", defaultValue = "200") int maxQueued, DemoMode demo) {
         this(dataSource, kinds.stream().toList(), scheduler, new Limits(
-                workers.filter(n -> n > 0).orElse(Math.max(1, Runtime.getRuntime().availableProcessors() / 2)), perClient, maxQueued), demo);
+                workers.filter(n -> n > 0).orElse(Math.max(2, Runtime.getRuntime().availableProcessors() / 2)), perClient, maxQueued), demo);
     }
 
     public JobService(DataSource dataSource, List<JobKind> kinds, ComputeScheduler scheduler, Limits limits) {

@@ -184,6 +184,44 @@ class ComputeSchedulerTest {
     }
 
     @Test
+    void jobsRunSideBySideButLeaveASlotToRequests() throws Exception {
+        ComputeScheduler s = scheduler(3, 8, 2000, 100, 8);
+        assertEquals(2, s.maxJobs());
+        AtomicInteger now = new AtomicInteger(), max = new AtomicInteger();
+        CountDownLatch hold = new CountDownLatch(1);
+        List<Future<Integer>> jobs = new ArrayList<>();
+        for (int i = 0; i < 3; i++)
+            jobs.add(pool.submit(() -> s.runWhenFree(1, () -> false, () -> {
+                max.accumulateAndGet(now.incrementAndGet(), Math::max);
+                hold.await(10, TimeUnit.SECONDS);
+                now.decrementAndGet();
+                return 1;
+            })));
+        Thread.sleep(200);
+        assertEquals(2, now.get(), "two of three jobs run at once");
+        // the third job waits, and a request still finds the slot left to requests at once
+        long t0 = System.nanoTime();
+        assertEquals(5, (int) s.run("view", null, 1, () -> 5));
+        assertTrue((System.nanoTime() - t0) / 1e6 < 1000);
+        hold.countDown();
+        for (Future<Integer> f : jobs) assertEquals(1, f.get());
+        assertEquals(2, max.get());
+        assertEquals(1, scheduler(1, 0, 50, 100, 8).maxJobs(), "one slot: a job may take it");
+    }
+
+    @Test
+    void computationsRunOnTheSchedulersOwnThreads() {
+        ComputeScheduler s = scheduler(2, 0, 50, 100, 8);
+        String caller = Thread.currentThread().getName();
+        assertTrue(s.run("a", null, 1, () -> Thread.currentThread().getName()).startsWith("loupe-compute-"));
+        assertEquals("loupe-compute", s.run("a", null, 1, () -> s.run("a", null, 1, () -> Thread.currentThread().getName())).replaceAll("-\\d+$", ""),
+                "a nested run stays on its compute thread");
+        assertEquals(caller, Thread.currentThread().getName());
+        var e = assertThrows(IllegalStateException.class, () -> s.run("a", null, 1, () -> { throw new IllegalStateException("boom"); }));
+        assertEquals("boom", e.getMessage(), "exceptions come through unchanged");
+    }
+
+    @Test
     void memorySizesParse() {
         assertEquals(2L << 30, ComputeScheduler.parseBytes("2g"));
         assertEquals(512L << 20, ComputeScheduler.parseBytes("512M"));
