@@ -139,7 +139,10 @@ public class HttpEdge implements HttpServerOptionsCustomizer {
             ctx.next();
         } else if (method.equals("OPTIONS") || match.allows(method)) {
             // the resource reads its own body: one read here would leave it nothing ("Request has already been read");
-            // a declared length over the limit was answered above
+            // a declared length over the limit was answered above. A chunked body declares none, and the resource's
+            // reader would answer an over-limit one with an empty 413: it is read here against the limit (a JSON 413),
+            // and the resource then reads the buffered body
+            if (length < 0 && chunked(req)) ctx.put(READ_BODY, true);
             ctx.next();
         } else {
             ctx.response().putHeader(HttpHeaders.ALLOW, String.join(", ", match.methods()));
@@ -274,6 +277,11 @@ public class HttpEdge implements HttpServerOptionsCustomizer {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    private static boolean chunked(HttpServerRequest req) {
+        String te = req.getHeader(HttpHeaders.TRANSFER_ENCODING);
+        return te != null && te.toLowerCase(java.util.Locale.ROOT).contains("chunked");
     }
 
     private static String normalizedOrEmpty(RoutingContext ctx) {

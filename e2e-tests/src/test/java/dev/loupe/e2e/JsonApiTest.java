@@ -130,6 +130,10 @@ class JsonApiTest {
         Arrays.fill(eleven, (byte) ' ');
         assertJsonError(RawHttp.send(port, "POST", M + "/prompt", Map.of("Content-Type", "application/json"), eleven), 413, "larger than", "11 MB body");
         assertJsonError(RawHttp.send(port, "POST", M + "/patching", Map.of("Content-Type", "application/json"), eleven), 413, "larger than", "11 MB body to a JAX-RS POST");
+        Map<String, String> chunked = Map.of("Content-Type", "application/json", "Transfer-Encoding", "chunked");
+        assertJsonError(RawHttp.send(port, "POST", M + "/patching", chunked, RawHttp.chunked(eleven)), 413, "", "11 MB chunked body to a JAX-RS POST");
+        assertJsonError(RawHttp.send(port, "POST", "/api/v1/jobs", chunked, RawHttp.chunked("{\"kind\": \"nope\"}".getBytes())), 400,
+                "unknown job kind 'nope'", "a small chunked body reaches its JAX-RS resource");
 
         assertJsonError(RawHttp.send(port, "POST", M + "/prompt", Map.of("Content-Type", "text/plain"), "hi".getBytes()), 415, "application/json", "text/plain");
         assertJsonError(RawHttp.send(port, "POST", M + "/prompt", Map.of(), "text=hi".getBytes()), 415, "application/json", "no content type");

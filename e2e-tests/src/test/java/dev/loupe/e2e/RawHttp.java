@@ -28,7 +28,8 @@ final class RawHttp {
             s.setSoTimeout(120_000);
             StringBuilder head = new StringBuilder(method + " " + target + " HTTP/1.1\r\nHost: localhost:" + port + "\r\nConnection: close\r\n");
             for (var h : headers.entrySet()) head.append(h.getKey()).append(": ").append(h.getValue()).append("\r\n");
-            if (body != null) head.append("Content-Length: ").append(body.length).append("\r\n");
+            // with a Transfer-Encoding header the body is sent as given (already chunked)
+            if (body != null && !headers.containsKey("Transfer-Encoding")) head.append("Content-Length: ").append(body.length).append("\r\n");
             head.append("\r\n");
             OutputStream out = s.getOutputStream();
             out.write(head.toString().getBytes(StandardCharsets.UTF_8));
@@ -44,6 +45,17 @@ final class RawHttp {
         } catch (IOException e) {
             throw new IllegalStateException(method + " " + abbreviate(target) + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /** {@code body} as one chunk of the chunked transfer coding, then the last chunk. */
+    static byte[] chunked(byte[] body) {
+        byte[] size = (Integer.toHexString(body.length) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] end = "\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[size.length + body.length + end.length];
+        System.arraycopy(size, 0, out, 0, size.length);
+        System.arraycopy(body, 0, out, size.length, body.length);
+        System.arraycopy(end, 0, out, size.length + body.length, end.length);
+        return out;
     }
 
     static Response get(int port, String target) { return send(port, "GET", target, Map.of(), null); }
