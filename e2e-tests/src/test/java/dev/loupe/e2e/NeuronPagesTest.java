@@ -297,6 +297,7 @@ class NeuronPagesTest extends BrowserTest {
         assertThat(page.locator("h2")).containsText("Neuron " + M + "/" + LAYER + "/" + NEURON);
         assertThat(page.locator("#next")).hasCount(0);
         assertThat(page.locator("#copy-link")).hasCount(0);
+        assertThat(page.locator("#open-in-loupe")).hasAttribute("href", "/model/" + M + "/neurons/" + LAYER + "/" + NEURON);
         screenshot("neuron-embed");
 
         // as an embed: an iframe in a page of another site (a blog post on its own server), the neuron's examples drawn
@@ -327,6 +328,7 @@ class NeuronPagesTest extends BrowserTest {
         assertThat(frame.locator("h2")).containsText("Neuron " + M + "/" + LAYER + "/" + NEURON);
         Locator first = frame.locator("#examples .example").first();
         assertThat(first.locator(".tok-max")).isVisible();
+        screenshot("neuron-embed-iframe");
         first.locator(".tok-max").hover();
         String title = first.locator(".tok-max").getAttribute("title");
         assertTrue(title.endsWith(String.format(Locale.ROOT, ": %.4f", json.get("examples").get(0).get("activation").asDouble())), title);
@@ -335,7 +337,6 @@ class NeuronPagesTest extends BrowserTest {
         // the page answers a click in the frame (the server session works there): the example expands to its window
         first.click();
         assertThat(first).hasClass(Pattern.compile("expanded"));
-        screenshot("neuron-embed-iframe");
     }
 
     /** The neuron column of the rows the grid shows, top to bottom. */

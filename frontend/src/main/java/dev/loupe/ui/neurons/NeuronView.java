@@ -113,6 +113,14 @@ public class NeuronView extends VerticalLayout implements BeforeEnterObserver, H
             browser.setId("browser-link");
             top.add(prev, next, random, browser, state);
             top.expand(title);
+        } else {
+            // a reader of the post or slide can open the neuron in Loupe itself
+            Anchor open = new Anchor(link(layer, index), "open in Loupe ↗");
+            open.setId("open-in-loupe");
+            open.setTarget("_blank");
+            open.setRouterIgnore(true);
+            top.add(open);
+            top.expand(title);
         }
         add(top);
 
