@@ -79,6 +79,15 @@ public final class LogitLens {
     }
 
     public static Result compute(Subject s, int[] ids, Stream stream, Integer target, int k) {
+        return compute(s, ids, stream, target, k, 0);
+    }
+
+    /**
+     * As above, unembedding only positions {@code from..} (the cells of earlier positions are null): a long prompt's
+     * first view shows its last positions, and the unembedding over the vocabulary is nearly all of the work. Each
+     * vector is lensed on its own, so the cells computed are those of the whole lens.
+     */
+    public static Result compute(Subject s, int[] ids, Stream stream, Integer target, int k, int from) {
         GptConfig c = s.config();
         int n = c.nLayers();
         int t = ids.length;
@@ -90,32 +99,34 @@ public final class LogitLens {
         try (RunResult run = s.engine().run(RunRequest.of(ids).cache(hooks::contains).stopAfter(n - 1))) {
             for (String name : names) residuals.add(name.equals(OUTPUT) ? run.residual().data() : run.get(name).data());
         }
-        int rows = names.size();
+        if (from < 0 || from >= t) throw new IllegalArgumentException("first position " + from + " outside 0.." + (t - 1));
+        int rows = names.size(), shown = t - from;
         List<List<Cell>> cells = new ArrayList<>();
         int vocab = c.dVocab();
-        int rowsPerChunk = (int) Math.max(1, MAX_FLOATS_PER_CHUNK / ((long) t * vocab));
-        for (int from = 0; from < rows; from += rowsPerChunk) {
-            int to = Math.min(rows, from + rowsPerChunk);
-            Tensor stacked = Tensor.zeros(to - from, t, d);
-            for (int l = from; l < to; l++) {
+        int rowsPerChunk = (int) Math.max(1, MAX_FLOATS_PER_CHUNK / ((long) shown * vocab));
+        for (int first = 0; first < rows; first += rowsPerChunk) {
+            int to = Math.min(rows, first + rowsPerChunk);
+            Tensor stacked = Tensor.zeros(to - first, shown, d);
+            for (int l = first; l < to; l++) {
                 float[] src = residuals.get(l);
-                System.arraycopy(src, 0, stacked.data(), (l - from) * t * d, t * d);
+                System.arraycopy(src, from * d, stacked.data(), (l - first) * shown * d, shown * d);
             }
             Tensor logits;
             try (RunResult lensed = s.engine().run(RunRequest.fromResidual(n, stacked))) {
                 logits = lensed.logits();
             }
-            for (int l = from; l < to; l++) {
-                cells.add(row(s, logits.data(), (l - from) * t * vocab, t, vocab, target, k));
+            for (int l = first; l < to; l++) {
+                cells.add(row(s, logits.data(), (l - first) * shown * vocab, from, shown, vocab, target, k));
             }
         }
         return new Result(s.tokens(ids), stream.key(), names, cells, target == null ? null : s.token(target));
     }
 
-    private static List<Cell> row(Subject s, float[] logits, int off, int t, int vocab, Integer target, int k) {
-        Cell[] out = new Cell[t];
-        java.util.stream.IntStream.range(0, t).parallel().forEach(p -> {
-            int o = off + p * vocab;
+    /** Cells of positions from..from+shown-1 from their logits at off; earlier positions are null. */
+    private static List<Cell> row(Subject s, float[] logits, int off, int from, int shown, int vocab, Integer target, int k) {
+        Cell[] out = new Cell[from + shown];
+        java.util.stream.IntStream.range(0, shown).parallel().forEach(i -> {
+            int o = off + i * vocab, p = from + i;
             double lse = Ops.logSumExp(logits, o, vocab);
             Double prob = null;
             Integer rank = null;
@@ -125,6 +136,6 @@ public final class LogitLens {
             }
             out[p] = new Cell(Ops.candidates(s, logits, o, vocab, k, lse), prob, rank);
         });
-        return List.of(out);
+        return from == 0 ? List.of(out) : java.util.Collections.unmodifiableList(java.util.Arrays.asList(out));
     }
 }

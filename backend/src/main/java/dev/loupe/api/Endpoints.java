@@ -102,6 +102,12 @@ public final class Endpoints {
         for (Parameter p : m.getParameters()) {
             QueryParam q = p.getAnnotation(QueryParam.class);
             if (q != null) names.add(q.value());
+            // a @BeanParam's fields carry the query parameters of several endpoints
+            if (p.isAnnotationPresent(jakarta.ws.rs.BeanParam.class))
+                for (var f : p.getType().getDeclaredFields()) {
+                    QueryParam fq = f.getAnnotation(QueryParam.class);
+                    if (fq != null) names.add(fq.value());
+                }
         }
         return List.copyOf(names);
     }

@@ -8,7 +8,10 @@ import dev.loupe.analysis.Predictions;
 import dev.loupe.service.Explorer;
 import dev.loupe.service.Inspector;
 import io.vertx.core.http.HttpServerRequest;
+import jakarta.ws.rs.BeanParam;
+import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -99,12 +102,8 @@ public class ExplorerResource {
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = DlaAnswer.class)))
     @Operation(summary = "Direct logit attribution of logit(a) − logit(b) (or logit(a)) at a position to the embeddings, every head, "
             + "every attention bias, every MLP and the final LayerNorm bias; the contributions sum to the logit difference")
-    public Response dla(@PathParam("model") String model, @Context HttpServerRequest request,
-                        @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
-                        @Parameter(description = "position (negative counts from the end), default the last") @QueryParam("position") Integer position,
-                        @Parameter(description = "token A (text, · for a space, or #id); default the top prediction") @QueryParam("a") String a,
-                        @Parameter(description = "token B; absent: logit(A) alone") @QueryParam("b") String b) {
-        return answer(explorer.dlaQuery(model, text, position, a, b), request);
+    public Response dla(@PathParam("model") String model, @Context HttpServerRequest request, @BeanParam DlaParams p) {
+        return answer(explorer.dlaQuery(model, p.text, p.position, p.a, p.b), request);
     }
 
     @GET
@@ -112,12 +111,16 @@ public class ExplorerResource {
     @Operation(summary = "Direct logit attribution with every head split by source position: sources[layer][head][s] = "
             + "A[position, s] · v_s W_O^h read through the final LayerNorm scale and the unembedding direction; a head's sources "
             + "sum to its attribution (dla.heads)")
-    public Response dlaSources(@PathParam("model") String model, @Context HttpServerRequest request,
-                               @Parameter(description = "the prompt", required = true) @QueryParam("text") String text,
-                               @Parameter(description = "position (negative counts from the end), default the last") @QueryParam("position") Integer position,
-                               @Parameter(description = "token A (text, · for a space, or #id); default the top prediction") @QueryParam("a") String a,
-                               @Parameter(description = "token B; absent: logit(A) alone") @QueryParam("b") String b) {
-        return answer(explorer.dlaSourcesQuery(model, text, position, a, b), request);
+    public Response dlaSources(@PathParam("model") String model, @Context HttpServerRequest request, @BeanParam DlaParams p) {
+        return answer(explorer.dlaSourcesQuery(model, p.text, p.position, p.a, p.b), request);
+    }
+
+    /** The parameters of a direct logit attribution (both DLA endpoints). */
+    public static class DlaParams {
+        @Parameter(description = "the prompt", required = true) @QueryParam("text") public String text;
+        @Parameter(description = "position (negative counts from the end), default the last") @QueryParam("position") public Integer position;
+        @Parameter(description = "token A (text, · for a space, or #id); default the top prediction") @QueryParam("a") public String a;
+        @Parameter(description = "token B; absent: logit(A) alone") @QueryParam("b") public String b;
     }
 
     @GET
@@ -146,6 +149,29 @@ public class ExplorerResource {
                             @Parameter(description = "token A (text, · for a space, or #id)") @QueryParam("a") String a,
                             @Parameter(description = "token B (logit_diff)") @QueryParam("b") String b,
                             @Parameter(description = "json (default) or csv") @QueryParam("format") String format) {
+        return comparison(model, request, texts, metric, a, b, format);
+    }
+
+    /** The body of a comparison sent by POST: a list of long prompts does not fit in a URL. */
+    public record CompareRequest(
+            @Schema(description = "the prompts", required = true) java.util.List<String> text,
+            @Schema(description = "logit_diff (default), prob or loss") String metric,
+            @Schema(description = "token A (text, · for a space, or #id)") String a,
+            @Schema(description = "token B (logit_diff)") String b,
+            @Schema(description = "json (default) or csv") String format) {}
+
+    @POST
+    @Path("/compare")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces({MediaType.APPLICATION_JSON, "text/csv"})
+    @Operation(summary = "As GET /compare with the parameters as a JSON body ({\"text\": [prompts], \"metric\", \"a\", \"b\", \"format\"}), "
+            + "for lists of prompts too long for a URL")
+    public Response comparePost(@PathParam("model") String model, @Context HttpServerRequest request, CompareRequest body) {
+        if (body == null) throw ApiException.badRequest("the body must be a JSON object {\"text\": [prompts], \"metric\": ..., \"a\": ..., \"b\": ...}");
+        return comparison(model, request, body.text(), body.metric(), body.a(), body.b(), body.format());
+    }
+
+    private Response comparison(String model, HttpServerRequest request, java.util.List<String> texts, String metric, String a, String b, String format) {
         String f = format == null || format.isBlank() ? "json" : format;
         if (!f.equals("json") && !f.equals("csv")) throw ApiException.badRequest("format must be json or csv, not '" + f + "'");
         var q = explorer.compareQuery(model, texts, metric, a, b);

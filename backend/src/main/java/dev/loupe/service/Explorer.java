@@ -202,16 +202,26 @@ public class Explorer {
 
     /** @param stream resid_pre (default), resid_mid, resid_post, attn_out, mlp_out or all */
     public Query<LogitLens.Result> logitLensQuery(String model, String text, String token, String stream) {
+        return logitLensQuery(model, text, token, stream, 0);
+    }
+
+    /**
+     * The lens of positions {@code from..} only (earlier cells null; 0: every position): what a view shows first of
+     * a long prompt, at a fraction of the cost.
+     */
+    public Query<LogitLens.Result> logitLensQuery(String model, String text, String token, String stream, int from) {
         int[] ids = tokenize(model, text);
         Integer target = token == null || token.isEmpty() ? null : token(model, token, "token");
         LogitLens.Stream st = lensStream(model, stream);
         GptConfig c = config(model);
         int rows = LogitLens.rows(c, st).size();
         // the default stream keeps its earlier cache key
+        int first = Math.max(0, Math.min(from, ids.length - 1));
         Map<String, Object> p = st == LogitLens.Stream.RESID_PRE ? params("ids", ids, "target", target, "k", LENS_TOP_K)
                 : params("ids", ids, "target", target, "k", LENS_TOP_K, "stream", st.key());
+        if (first > 0) p.put("from", first);
         return new Query<>(model, "logit-lens", p, LogitLens.Result.class,
-                () -> LogitLens.compute(subject(model), ids, st, target, LENS_TOP_K),
+                () -> LogitLens.compute(subject(model), ids, st, target, LENS_TOP_K, first),
                 forwardBytes(c, 1, ids.length, Math.min(rows, 12) + 1) + 4L * rows * ids.length * c.dModel());
     }
 
@@ -378,6 +388,29 @@ public class Explorer {
         long perLayer = 3L * c.nHeads() * t * t + t * (8L * c.dModel() + 3L * c.dMlp());
         long floats = batch * (c.nLayers() * perLayer + logitCopies * t * c.dVocab());
         return 16L * (1 << 20) + 4 * floats;
+    }
+
+    /**
+     * A stored comparison by its id (its {@link Answer#key()}): how a list too long for a URL is shared; empty when
+     * the cache no longer holds it.
+     */
+    public Optional<PromptComparison.Result> storedComparison(String id) {
+        return stored(id, "compare", PromptComparison.Result.class);
+    }
+
+    /** A query's result when the cache holds it, without computing it. */
+    public <T> Optional<T> cached(Query<T> q) {
+        return stored(ResultCache.key(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q)), q.analysis(), q.type());
+    }
+
+    private <T> Optional<T> stored(String key, String analysis, Class<T> type) {
+        return cache.findJson(key, analysis).map(json -> {
+            try {
+                return JSON.readValue(json, type);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("unreadable stored " + analysis + " " + key + ": " + e.getMessage(), e);
+            }
+        });
     }
 
     /** Runs a query through the result cache; a computation is admitted by the scheduler as the local client. */

@@ -103,6 +103,29 @@ class LogitLensStreamsTest {
         }
     }
 
+    @Test
+    void aWindowOfPositionsIsThoseCellsOfTheWholeLens() {
+        Golden g = Golden.load("odd_3l");
+        try (Engine e = Engine.create(g.weights())) {
+            Subject s = g.subject(e);
+            int[] ids = g.prompts().get(1);
+            for (LogitLens.Stream st : List.of(LogitLens.Stream.RESID_PRE, LogitLens.Stream.ALL)) {
+                var whole = LogitLens.compute(s, ids, st, 2, 5);
+                int from = ids.length - 3;
+                var window = LogitLens.compute(s, ids, st, 2, 5, from);
+                assertEquals(whole.layers(), window.layers());
+                for (int row = 0; row < whole.layers().size(); row++) {
+                    assertEquals(ids.length, window.cells().get(row).size());
+                    for (int p = 0; p < ids.length; p++) {
+                        if (p < from) org.junit.jupiter.api.Assertions.assertNull(window.cells().get(row).get(p), "not computed: " + p);
+                        else same(whole.cells().get(row).get(p), window.cells().get(row).get(p));
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> LogitLens.compute(s, ids, LogitLens.Stream.RESID_PRE, null, 5, ids.length));
+        }
+    }
+
     private static void same(LogitLens.Cell a, LogitLens.Cell b) {
         assertEquals(a.top().stream().map(Candidate::id).toList(), b.top().stream().map(Candidate::id).toList());
         for (int k = 0; k < a.top().size(); k++) assertEquals(a.top().get(k).prob(), b.top().get(k).prob(), 1e-6);

@@ -24,6 +24,11 @@ class EndpointsTest {
         assertFalse(prompt.hasPost(), "POST comes from the JSON-body rewrite, not a resource method");
         assertEquals(List.of("text"), prompt.get().queryParams());
         assertEquals(List.of("text", "layer", "head"), endpoints.match("/api/v1/models/m/attention/").get().queryParams());
+        // a @BeanParam's fields are the endpoint's parameters
+        assertEquals(List.of("text", "position", "a", "b"), endpoints.match("/api/v1/models/m/dla").get().queryParams());
+        assertEquals(List.of("text", "position", "a", "b"), endpoints.match("/api/v1/models/m/dla/sources").get().queryParams());
+        // compare takes its long lists as a body of its own
+        assertTrue(endpoints.match("/api/v1/models/m/compare").hasPost());
 
         var patching = endpoints.match("/api/v1/models/m/patching");
         assertEquals(new TreeSet<>(Set.of("POST")), patching.methods());

@@ -38,7 +38,10 @@ class ExplorerViewsTest extends BrowserTest {
         assertThat(config.locator("[data-key='heads per layer']")).hasText("4");
         assertThat(config.locator("[data-key='context']")).hasText("128 tokens");
         assertThat(page.locator("#card")).containsText("Random weights (seed 1)");
-        assertEquals(6, page.locator("#views a").count());
+        // every view of the navigation bar but the model page itself, the weights view among them
+        List<String> listed = page.locator("#views a").all().stream().map(a -> a.getAttribute("data-view")).toList();
+        assertEquals(List.of("prompt", "lens", "attention", "heads", "dla", "generate", "compare", "detectors", "patching", "circuits", "weights"), listed);
+        assertThat(page.locator("#views a[data-view='weights']")).hasAttribute("href", "/model/" + LoupeApp.MODEL + "/weights");
         screenshot("explorer-model");
         page.locator("#views a[data-view='lens']").click();
         page.waitForURL(Pattern.compile(".*/model/" + LoupeApp.MODEL + "/lens\\?text=.*"));

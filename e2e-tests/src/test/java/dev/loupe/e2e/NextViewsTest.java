@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 import static com.microsoft.playwright.assertions.PlaywrightAssertions.assertThat;
@@ -186,5 +187,53 @@ class NextViewsTest extends BrowserTest {
             String[] cells = lines.get(i + 1).split(",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)");
             assertEquals(r.get("rows").get(Integer.parseInt(cells[0])).get("value").asDouble(), Double.parseDouble(cells[3]), 1e-9);
         }
+    }
+
+    @Test
+    void compareLongListsTravelInABodyAndTheUrlKeepsTheirId() throws Exception {
+        // eight prompts of 120 tokens: too long for a URL (the bug: HTTP 414), fine as a POST body
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 8; i++) prompts.add(LongPromptTest.prompt(120 - i));
+        StringBuilder q = new StringBuilder("metric=loss");
+        for (String p : prompts) q.append("&text=").append(enc(p));
+        expectHttpError("/compare");
+        RawHttp.Response tooLong = RawHttp.send(app.port(), "GET", api("compare", q.toString()), Map.of(), null);
+        assertEquals(414, tooLong.status(), "a list this long does not fit in a request line");
+        String body = JSON.writeValueAsString(Map.of("text", prompts, "metric", "loss"));
+        RawHttp.Response posted = RawHttp.send(app.port(), "POST", "/api/v1/models/" + LoupeApp.MODEL + "/compare",
+                Map.of("Content-Type", "application/json"), body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(200, posted.status(), posted.body());
+        JsonNode r = JSON.readTree(posted.body()).get("result");
+        assertEquals(8, r.get("rows").size());
+        // identity: each row is that prompt's own mean loss
+        for (int i : new int[]{0, 7}) {
+            assertEquals(prompts.get(i), r.get("rows").get(i).get("text").asText());
+            assertEquals(get(app, api("prompt", "text=" + enc(prompts.get(i)))).get("result").get("meanLoss").asDouble(),
+                    r.get("rows").get(i).get("value").asDouble(), 1e-6, "prompt " + i);
+        }
+        RawHttp.Response csv = RawHttp.send(app.port(), "POST", "/api/v1/models/" + LoupeApp.MODEL + "/compare",
+                Map.of("Content-Type", "application/json", "Accept", "text/csv"),
+                JSON.writeValueAsString(Map.of("text", prompts, "metric", "loss", "format", "csv")).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(200, csv.status(), csv.body());
+        assertEquals(9, csv.body().lines().count());
+
+        // the view: the list goes to the server in the page's own request; the URL holds the result's id
+        open(view("compare", "metric=loss"));
+        page.locator("#prompts textarea").fill(String.join("\n", prompts));
+        page.locator("#run").click();
+        assertThat(page.locator("#compare-summary")).containsText("8 prompts");
+        page.waitForURL(Pattern.compile(".*[?&]id=[0-9a-f]{64}.*"));
+        assertTrue(page.url().length() < 400, page.url());
+        Locator grid = page.locator("vaadin-grid#compare-table");
+        for (JsonNode row : r.get("rows"))
+            assertThat(grid.locator("vaadin-grid-cell-content", new Locator.LocatorOptions().setHasText(f3(row.get("value").asDouble()))).first()).isVisible();
+        // the link reopens the same list and numbers
+        page.reload();
+        assertThat(page.locator("#compare-summary")).containsText("8 prompts");
+        assertThat(page.locator("#prompts textarea")).hasValue(String.join("\n", prompts));
+        assertThat(grid.locator("vaadin-grid-cell-content", new Locator.LocatorOptions().setHasText(f3(r.get("rows").get(3).get("value").asDouble()))).first()).isVisible();
+        Download d = page.waitForDownload(() -> page.locator("#compare-csv").click());
+        List<String> lines = Files.readAllLines(d.path());
+        assertEquals(csv.body().lines().toList(), lines);
     }
 }

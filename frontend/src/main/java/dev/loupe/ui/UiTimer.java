@@ -17,7 +17,34 @@ public final class UiTimer {
         return t;
     });
 
+    /** Work a page starts and shows when done (e.g. the rest of a long lens): a few threads for every page. */
+    private static final java.util.concurrent.ExecutorService WORK = Executors.newFixedThreadPool(2, r -> {
+        Thread t = new Thread(r, "loupe-ui-work");
+        t.setDaemon(true);
+        return t;
+    });
+
     private UiTimer() {}
+
+    /**
+     * Computes {@code work} off the page's request, then hands the value (or the exception) to {@code done} in the
+     * UI's session, if the UI is still open.
+     */
+    public static <T> java.util.concurrent.Future<?> background(UI ui, java.util.function.Supplier<T> work,
+                                                               java.util.function.BiConsumer<T, RuntimeException> done) {
+        return WORK.submit(() -> {
+            T value = null;
+            RuntimeException error = null;
+            try {
+                value = work.get();
+            } catch (RuntimeException e) {
+                error = e;
+            }
+            T v = value;
+            RuntimeException err = error;
+            access(ui, () -> done.accept(v, err));
+        });
+    }
 
     /** Runs {@code command} in the UI's session after {@code delay}, if the UI is still open. */
     public static ScheduledFuture<?> later(UI ui, Duration delay, Command command) {

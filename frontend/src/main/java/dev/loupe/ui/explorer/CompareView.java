@@ -30,7 +30,16 @@ import java.util.Map;
  */
 @Route(value = "model/:model/compare", layout = MainLayout.class)
 public class CompareView extends ExplorerPage {
+    /**
+     * The longest list kept in the page URL (characters): a server refuses request lines of a few KB (HTTP 414), so
+     * a longer list is sent to the server only in the page's own requests, and the URL holds the stored result's id.
+     */
+    static final int URL_LIST_MAX = 1500;
     private TextArea prompts;
+    /** The list shown: from the URL, the stored result of its id, or the form. */
+    private String list;
+    /** The list just run from the form (a long one is in no URL). */
+    private String typed;
     private Select<String> metric;
     private TextField tokenA, tokenB;
 
@@ -44,11 +53,31 @@ public class CompareView extends ExplorerPage {
     @Override
     protected void show() {
         body.removeAll();
-        // the navigation's prompt seeds the list
-        if (state.get("prompts") == null) state.set("prompts", state.get("text") == null ? samplePrompts() : state.get("text"), "text", null);
+        PromptComparison.Result stored = null;
+        if (typed != null) {
+            list = typed;
+            typed = null;
+        } else if (state.get("id") != null) {
+            // a long list shared by the id of its result
+            stored = explorer.storedComparison(state.get("id")).orElse(null);
+            if (stored == null) {
+                fail("no stored comparison " + state.get("id") + " (it may have been evicted): paste the prompts and run again");
+                list = "";
+            } else {
+                list = String.join("\n", stored.rows().stream().map(PromptComparison.Row::text).toList());
+                state.set("metric", stored.metric().equals("logit_diff") ? null : stored.metric(),
+                        "a", stored.a() == null ? null : "#" + stored.a().id(), "b", stored.b() == null ? null : "#" + stored.b().id());
+            }
+        }
+        else {
+            // the navigation's prompt seeds the list
+            if (state.get("prompts") == null)
+                state.set("prompts", state.get("text") == null ? samplePrompts() : state.get("text"), "text", null);
+            list = state.get("prompts", "");
+        }
         prompts = new TextArea("Prompts, one per line (" + (explorer.tokenizer(model).bosId() < 0 ? "no BOS token" : bosToken() + " is prepended to each") + ")");
         prompts.setId("prompts");
-        prompts.setValue(state.get("prompts"));
+        prompts.setValue(list);
         prompts.setWidthFull();
         prompts.setMaxHeight("14em");
         metric = new Select<>();
@@ -88,7 +117,9 @@ public class CompareView extends ExplorerPage {
     private void run() {
         for (String line : lines(prompts.getValue())) if (!validPrompt(line)) return;
         String m = metric.getValue();
-        state.set("prompts", prompts.getValue(), "metric", m.equals("logit_diff") ? null : m,
+        list = typed = prompts.getValue();
+        // a long list does not go into the URL: its result's id does, once it is computed (see render)
+        state.set("prompts", list.length() <= URL_LIST_MAX ? list : null, "id", null, "metric", m.equals("logit_diff") ? null : m,
                 "a", m.equals("loss") ? null : tokenA.getValue(), "b", m.equals("logit_diff") ? tokenB.getValue() : null);
         rerun();
     }
@@ -103,7 +134,7 @@ public class CompareView extends ExplorerPage {
         boolean needsA = !m.equals("loss");
         if (needsA && (a == null || (m.equals("logit_diff") && b == null))) {
             // defaults for the sample list: the two names
-            if (a == null && b == null && state.get("prompts").startsWith("When Mary and John")) {
+            if (a == null && b == null && list.startsWith("When Mary and John")) {
                 a = "·Mary";
                 b = m.equals("logit_diff") ? "·John" : null;
                 tokenA.setValue(a);
@@ -113,9 +144,11 @@ public class CompareView extends ExplorerPage {
                 return;
             }
         }
-        List<String> texts = lines(state.get("prompts"));
+        List<String> texts = lines(list);
         var answer = ask(explorer.compareQuery(model, texts, m, a, b));
         PromptComparison.Result r = answer.result();
+        boolean longList = list.length() > URL_LIST_MAX;
+        if (longList) state.set("prompts", null, "id", answer.key());
         String metricName = switch (m) {
             case "logit_diff" -> "logit(" + r.a().token() + ") − logit(" + r.b().token() + ")";
             case "prob" -> "p(" + r.a().token() + ")";
@@ -154,10 +187,13 @@ public class CompareView extends ExplorerPage {
         if (r.rows().size() > 30) grid.setHeight("520px");
         out.add(grid);
 
-        Anchor csv = new Anchor(apiUrl(texts, m, a, b, "csv"), "Download CSV");
+        // a long list's downloads come from this page (a REST link would be too long): the same bytes as the API's
+        Anchor csv = longList ? new Anchor(download("compare-" + model + ".csv", PromptComparison.csv(r).getBytes(java.nio.charset.StandardCharsets.UTF_8)), "Download CSV")
+                : new Anchor(apiUrl(texts, m, a, b, "csv"), "Download CSV");
         csv.setId("compare-csv");
         csv.getElement().setAttribute("download", "compare-" + model + ".csv");
-        Anchor json = new Anchor(apiUrl(texts, m, a, b, null), "JSON");
+        Anchor json = longList ? new Anchor(download("compare-" + model + ".json", explorer.json(explorer.compareQuery(model, texts, m, a, b)).json()), "JSON")
+                : new Anchor(apiUrl(texts, m, a, b, null), "JSON");
         json.setId("compare-json");
         json.setTarget("_blank");
         json.getStyle().set("margin-left", "1em");
@@ -171,6 +207,10 @@ public class CompareView extends ExplorerPage {
         else bars.show(null, labels, values, metricName, m.equals("logit_diff"));
         out.add(bars);
         grid.sort(List.of(new GridSortOrder<>(value, SortDirection.DESCENDING)));
+    }
+
+    private static com.vaadin.flow.server.StreamResource download(String name, byte[] bytes) {
+        return new com.vaadin.flow.server.StreamResource(name, () -> new java.io.ByteArrayInputStream(bytes));
     }
 
     private String apiUrl(List<String> texts, String m, String a, String b, String format) {

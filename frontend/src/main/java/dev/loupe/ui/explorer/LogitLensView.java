@@ -91,23 +91,74 @@ public class LogitLensView extends ExplorerPage {
     }
 
     private void render(Div out) {
-        var answer = ask(explorer.logitLensQuery(model, state.get("text"), state.get("token"), state.get("stream")));
-        LogitLens.Result r = answer.result();
-        int layers = r.layers().size(), t = r.tokens().size();
+        String text = state.get("text"), tok = state.get("token"), st = state.get("stream");
+        var full = explorer.logitLensQuery(model, text, tok, st);
+        int t = explorer.tokenize(model, text).length;
+        LogitLens.Result r = t > WINDOW ? explorer.cached(full).orElse(null) : null;
+        boolean cached = r != null;
+        if (r == null) {
+            // a long prompt: the window shown first is computed first, the other positions after it (by push)
+            var first = t > WINDOW ? explorer.logitLensQuery(model, text, tok, st, t - WINDOW) : full;
+            var answer = ask(first);
+            r = answer.result();
+            cached = answer.cached();
+        }
         boolean chosen = r.target() != null;
         boolean log = chosen && !"linear".equals(state.get("scale"));
+        out.add(new Paragraph((chosen
+                ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position"
+                  + (log ? ", coloured on a log scale; each cell shows the token's rank among the " + config().dVocab() + " tokens (#1 is the top)." : ".")
+                : "The most likely next token at every layer and position; colour: its probability.")
+                + " Each row is " + streamText(r.stream()) + ", read through the final LayerNorm (with its own scale) and the unembedding."));
+        Heatmap map = new Heatmap();
+        map.setId("lens-map");
+        map.show(spec(r, log));
+        out.add(map);
+        int layers = r.layers().size();
+        TokenInfo last = r.tokens().get(t - 1);
+        Candidate finalTop = r.cells().get(layers - 1).get(t - 1).top().get(0);
+        Paragraph summary = new Paragraph("After the last token " + last.token() + ", the model predicts " + finalTop.token()
+                + " (" + pct(finalTop.prob()) + ")" + (cached ? " · from the cache" : ""));
+        summary.setId("lens-summary");
+        out.add(summary);
+        boolean complete = r.cells().get(0).get(0) != null;
+        map.getElement().setAttribute("data-complete", String.valueOf(complete));
+        if (complete) return;
+        com.vaadin.flow.component.html.Span rest = label("Computing positions 0–" + (t - WINDOW - 1) + " (the zoom window's are shown)…");
+        rest.setId("lens-rest");
+        out.add(rest);
+        String client = dev.loupe.ui.UiClient.current();
+        getUI().ifPresent(ui -> dev.loupe.ui.UiTimer.background(ui, () -> explorer.answer(full, client).result(), (all, e) -> {
+            if (e != null) {
+                rest.setText("The other positions could not be computed: " + e.getMessage());
+                return;
+            }
+            map.show(spec(all, log));
+            map.getElement().setAttribute("data-complete", "true");
+            rest.setVisible(false);
+        }));
+    }
 
+    /** The heatmap of a lens; positions without cells (not computed yet) are left empty. */
+    private Heatmap.Spec spec(LogitLens.Result r, boolean log) {
+        int layers = r.layers().size(), t = r.tokens().size();
+        boolean chosen = r.target() != null;
         List<String> x = new ArrayList<>();
         for (int p = 0; p < t; p++) x.add(p + " " + r.tokens().get(p).token());
         List<String> y = new ArrayList<>();
         for (String l : r.layers()) y.add(rowLabel(l));
-
         double[][] values = new double[layers][t];
         String[][] text = new String[layers][t];
         String[][] tips = new String[layers][t];
         for (int l = 0; l < layers; l++) {
             for (int p = 0; p < t; p++) {
                 LogitLens.Cell c = r.cells().get(l).get(p);
+                if (c == null) {
+                    values[l][p] = Double.NaN;
+                    text[l][p] = "";
+                    tips[l][p] = "";
+                    continue;
+                }
                 Candidate top = c.top().get(0);
                 values[l][p] = log ? Math.log10(Math.max(FLOOR, c.target())) : chosen ? c.target() : top.prob();
                 text[l][p] = log ? "#" + c.targetRank() : chosen ? pct(c.target()) : shorten(top.token());
@@ -118,27 +169,13 @@ public class LogitLensView extends ExplorerPage {
                 tips[l][p] = tip.toString();
             }
         }
-        out.add(new Paragraph((chosen
-                ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position"
-                  + (log ? ", coloured on a log scale; each cell shows the token's rank among the " + config().dVocab() + " tokens (#1 is the top)." : ".")
-                : "The most likely next token at every layer and position; colour: its probability.")
-                + " Each row is " + streamText(r.stream()) + ", read through the final LayerNorm (with its own scale) and the unembedding."));
-        Heatmap map = new Heatmap();
-        map.setId("lens-map");
         Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("position", "layer").values(values).text(text).tips(tips)
                 .legend().height(Math.max(260, 110 + (layers > 20 ? 24 : 34) * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10);
         if (log) spec.range(Math.log10(FLOOR), 0).legendText("100%", "0.0001%"); // FLOOR
         else spec.range(0, 1);
         // long prompts open on the last positions, with a slider over the rest
         if (t > WINDOW) spec.zoomX(WINDOW);
-        map.show(spec);
-        out.add(map);
-        TokenInfo last = r.tokens().get(t - 1);
-        Candidate finalTop = r.cells().get(layers - 1).get(t - 1).top().get(0);
-        Paragraph summary = new Paragraph("After the last token " + last.token() + ", the model predicts " + finalTop.token()
-                + " (" + pct(finalTop.prob()) + ")" + (answer.cached() ? " · from the cache" : ""));
-        summary.setId("lens-summary");
-        out.add(summary);
+        return spec;
     }
 
     private static String streamText(String stream) {

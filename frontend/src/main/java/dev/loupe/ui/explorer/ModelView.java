@@ -28,6 +28,8 @@ import java.util.Map;
 /** A model's page: its config, its card and a link to every explorer view. */
 @Route(value = "model/:model", layout = MainLayout.class)
 public class ModelView extends ExplorerPage {
+    /** The views a sample prompt is given to. */
+    private static final java.util.Set<String> WITH_PROMPT = java.util.Set.of("prompt", "lens", "attention", "heads", "dla", "generate", "compare");
     private final ModelEngines engines;
 
     public ModelView(Explorer explorer, ModelEngines engines) {
@@ -75,20 +77,27 @@ public class ModelView extends ExplorerPage {
         UnorderedList links = new UnorderedList();
         links.setId("views");
         String sample = samplePrompt();
-        String[][] descriptions = {
-                {"prompt", "the tokens with ids, the top-10 next tokens at every position and each token's loss"},
-                {"lens", "the top token of every layer's residual stream at every position, read through the unembedding"},
-                {"attention", "the attention pattern of every head, with token labels"},
-                {"heads", "every head of every layer at once, plain or value-weighted"},
-                {"dla", "how much every head and MLP adds to a logit difference"},
-                {"detectors", "previous-token, duplicate-token and induction scores of every head"}};
-        for (String[] d : descriptions) {
-            String title = VIEWS.stream().filter(v -> v[0].equals(d[0])).findFirst().orElseThrow()[1];
+        // every view of the navigation bar, each with what it shows
+        Map<String, String> descriptions = new LinkedHashMap<>();
+        descriptions.put("prompt", "the tokens with ids, the top-10 next tokens at every position and each token's loss");
+        descriptions.put("lens", "the top token of every layer's residual stream (or any stream) at every position, read through the unembedding");
+        descriptions.put("attention", "the attention pattern of every head, with token labels");
+        descriptions.put("heads", "every head of every layer at once, plain or value-weighted");
+        descriptions.put("dla", "how much every head and MLP adds to a logit difference, optionally split by source position");
+        descriptions.put("generate", "greedy or sampled continuation of a prompt, then any view on the result");
+        descriptions.put("compare", "one metric (logit difference, probability, loss) over a list of prompts, as a table");
+        descriptions.put("detectors", "previous-token, duplicate-token and induction scores of every head");
+        descriptions.put("patching", "activation and path patching between a clean and a corrupted prompt");
+        descriptions.put("circuits", "circuit discovery on a task or uploaded pairs, as a graph with its faithfulness");
+        descriptions.put("weights", "QK and OV circuits of a head through the embedding, and Q-/K-/V-composition between heads");
+        for (String[] v : VIEWS) {
+            String d = descriptions.get(v[0]);
+            if (d == null) continue;
             Map<String, String> q = new LinkedHashMap<>();
-            if (!d[0].equals("detectors")) q.put("text", sample);
-            Anchor a = new Anchor(link(model, d[0], q), title);
-            a.getElement().setAttribute("data-view", d[0]);
-            links.add(new ListItem(a, new Span(" — " + d[1])));
+            if (WITH_PROMPT.contains(v[0])) q.put("text", sample);
+            Anchor a = new Anchor(link(model, v[0], q), v[1]);
+            a.getElement().setAttribute("data-view", v[0]);
+            links.add(new ListItem(a, new Span(" — " + d)));
         }
         if (explorer.tokenizer(model) instanceof dev.loupe.tokenizer.ListTokenizer lt
                 && dev.loupe.algorithmic.ModularAddition.modulus(lt.vocab()) > 0) {
