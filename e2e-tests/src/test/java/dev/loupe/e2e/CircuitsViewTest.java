@@ -33,7 +33,7 @@ class CircuitsViewTest extends BrowserTest {
     static final String M = "induction-2l";
 
     static HttpResponse<String> post(String path, String body) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url(path))).timeout(Duration.ofSeconds(120))
+        return LoupeApp.HTTP.send(HttpRequest.newBuilder(URI.create(app.url(path))).timeout(Duration.ofSeconds(120))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class DemoModeTest extends BrowserTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final HttpClient HTTP = LoupeApp.HTTP;
     private static final int RATE = 40;
     /** below brown-6l's context (so the server's limit is the one met), above the 100-token patching prompts below */
     private static final int MAX_PROMPT = 120;

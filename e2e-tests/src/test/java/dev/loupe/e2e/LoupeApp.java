@@ -22,6 +22,12 @@ public final class LoupeApp {
     /** A random GPT-2-vocabulary model (2 layers, 4 heads, d_model 64, context 128) written for the tests. */
     public static final String MODEL = "e2e-gpt2";
     public static final int MODEL_LAYERS = 2, MODEL_HEADS = 4, MODEL_CONTEXT = 128;
+    /**
+     * One HTTP/1.1 client for every test's API calls: the JDK client's default (HTTP/2 with an h2c upgrade on plain
+     * HTTP) once left a request waiting past its timeout with the app idle, which hung a whole test run.
+     */
+    public static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(30)).build();
     private static LoupeApp instance;
 
     private final Process process;
@@ -57,7 +63,7 @@ public final class LoupeApp {
 
     public HttpResponse<String> get(String path) {
         try {
-            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url(path)))
+            return HTTP.send(HttpRequest.newBuilder(URI.create(url(path)))
                     .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException | InterruptedException e) {
             throw new IllegalStateException("GET " + path + " failed: " + e.getMessage(), e);
@@ -116,7 +122,7 @@ public final class LoupeApp {
 
     private void awaitReady(Duration timeout, String readyPath) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        HttpClient client = HttpClient.newHttpClient();
+        HttpClient client = HTTP;
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) throw new IllegalStateException("app exited early:\n" + Files.readString(log));
             try {

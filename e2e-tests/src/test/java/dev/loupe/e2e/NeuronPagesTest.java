@@ -48,7 +48,7 @@ class NeuronPagesTest extends BrowserTest {
     static final Pattern RGBA = Pattern.compile("rgba?\\((\\d+), (\\d+), (\\d+)(?:, ([0-9.]+))?\\)");
 
     /** One client for every request of the test, HTTP/1.1 with a keep-alive connection (what a script reading pages does). */
-    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
+    static final HttpClient HTTP = LoupeApp.HTTP;
 
     static HttpResponse<String> send(String path) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create(app.url(path))).timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofString());

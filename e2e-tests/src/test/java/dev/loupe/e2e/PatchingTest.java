@@ -26,7 +26,7 @@ class PatchingTest extends BrowserTest {
 
     static HttpResponse<String> post(String model, String body) {
         try {
-            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/models/" + model.replace("?", "/patching?") + (model.contains("?") ? "" : "/patching"))))
+            return LoupeApp.HTTP.send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/models/" + model.replace("?", "/patching?") + (model.contains("?") ? "" : "/patching"))))
                     .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         } catch (Exception e) {
@@ -554,7 +554,7 @@ class PatchingTest extends BrowserTest {
             other.close();
         } finally {
             // never leave a long job holding the job worker for the next tests
-            HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/jobs/" + job))).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+            LoupeApp.HTTP.send(HttpRequest.newBuilder(URI.create(app.url("/api/v1/jobs/" + job))).DELETE().build(), HttpResponse.BodyHandlers.ofString());
         }
     }
 

@@ -63,7 +63,7 @@ class RawApiTest {
         for (int i = 0; i < post.size(); i++) assertEquals(post.get(i).asDouble(), pre.get(i).asDouble(), 0.0);
 
         // the same as safetensors: header length, JSON header, little-endian floats
-        HttpResponse<byte[]> st = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+        HttpResponse<byte[]> st = LoupeApp.HTTP.send(HttpRequest.newBuilder(URI.create(
                 app.url(api("activations", q + "&hook=blocks.1.attn.hook_pattern&format=safetensors")))).build(), HttpResponse.BodyHandlers.ofByteArray());
         assertEquals(200, st.statusCode());
         ByteBuffer b = ByteBuffer.wrap(st.body()).order(ByteOrder.LITTLE_ENDIAN);

@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RestartTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String MODEL = "restart-gpt2";
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final HttpClient HTTP = LoupeApp.HTTP;
 
     @Test
     @Timeout(value = 12, unit = TimeUnit.MINUTES)
