@@ -178,5 +178,12 @@ class ExplorerApiTest {
         JsonNode paths = JSON.readTree(app.get("/q/openapi?format=json").body()).get("paths");
         for (String e : new String[]{"prompt", "logit-lens", "attention", "dla", "detectors"})
             assertTrue(paths.has("/api/v1/models/{model}/" + e), e + " missing from " + paths.fieldNames());
+        // every GET endpoint also takes POST with its query parameters as a JSON object body
+        JsonNode post = paths.path("/api/v1/models/{model}/prompt").path("post");
+        assertTrue(post.path("requestBody").path("content").path("application/json").path("schema").path("properties").has("text"), post.toString());
+        for (var it = paths.fields(); it.hasNext(); ) {
+            var p = it.next();
+            if (p.getKey().startsWith("/api/") && p.getValue().has("get")) assertTrue(p.getValue().has("post"), p.getKey() + " lists no POST");
+        }
     }
 }
