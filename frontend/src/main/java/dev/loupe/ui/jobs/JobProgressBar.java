@@ -35,6 +35,7 @@ public class JobProgressBar extends HorizontalLayout {
     private final List<Consumer<JobInfo>> finished = new ArrayList<>();
     private ScheduledFuture<?> refresh;
     private boolean reported;
+    private JobInfo finalInfo;
 
     public JobProgressBar(String jobId) {
         this(CDI.current().select(JobService.class).get(), jobId);
@@ -66,7 +67,9 @@ public class JobProgressBar extends HorizontalLayout {
 
     /** Runs {@code listener} when the job has finished (at once if it already has). */
     public JobProgressBar onFinished(Consumer<JobInfo> listener) {
-        finished.add(listener);
+        // a fast job may have finished while the bar was being attached, before the caller's listener was added
+        if (reported) listener.accept(finalInfo);
+        else finished.add(listener);
         return this;
     }
 
@@ -109,7 +112,9 @@ public class JobProgressBar extends HorizontalLayout {
             stopRefreshing();
             if (!reported && isAttached()) {
                 reported = true;
+                finalInfo = j;
                 finished.forEach(l -> l.accept(j));
+                finished.clear();
             }
         }
     }
