@@ -80,7 +80,9 @@ public final class LoupeApp {
         Path broken = Files.createDirectories(models.resolve(BROKEN_MODEL));
         Files.writeString(broken.resolve("manifest.json"), "{ \"name\": \"broken\", \"config\": ");
         RandomModel.write(models.resolve(MODEL), MODEL, MODEL_LAYERS, MODEL_HEADS, 64, MODEL_CONTEXT, 1);
-        return launch(work, data, models);
+        // every test's browser and client comes from 127.0.0.1, i.e. one client for the per-client job limit: tests that
+        // leave jobs queued (cancel, restart, long sweeps) would otherwise make a later test's job refused as busy
+        return launch(work, data, models, List.of("-Dloupe.jobs.per-client=200"), "/q/health/ready");
     }
 
     /** Another app on its own port with the given data and models folders (stop it with {@link #stop()}). */

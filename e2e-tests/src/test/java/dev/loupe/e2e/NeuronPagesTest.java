@@ -499,7 +499,11 @@ class NeuronPagesTest extends BrowserTest {
         assertThat(none).containsText("./loupe neurons index " + m);
         page.locator("#build-index").click();
         Locator bar = page.locator(".job-progress");
-        assertThat(bar).isVisible();
+        try {
+            assertThat(bar).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(60_000));
+        } catch (AssertionError e) { // a refused submission (e.g. busy) shows its message instead of a bar: say which
+            throw new AssertionError("no job bar after 'Build'; the section shows: " + none.innerText(), e);
+        }
         String job = bar.getAttribute("data-job");
         // cancelled at once (while the corpus is read): a checkpoint is kept and the button continues from it
         page.locator(".job-cancel").click();
