@@ -95,6 +95,7 @@ public final class TrainBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        dev.loupe.runtime.OrtRuntime.keepCpuArenaUnlessConfigured();
         String text = config.trim().startsWith("{") ? config : Files.readString(Path.of(config));
         JsonNode cfg = new ObjectMapper().readTree(text);
         GptConfig c = GptConfig.fromJson(cfg);

@@ -40,6 +40,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        dev.loupe.runtime.OrtRuntime.keepCpuArenaUnlessConfigured();
         Recipe recipe = Recipe.read(recipeFile);
         if (steps != null) {
             recipe.json().put("steps", steps);
