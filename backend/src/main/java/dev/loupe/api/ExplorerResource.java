@@ -38,7 +38,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 @APIResponse(responseCode = "400", description = "bad input: empty prompt, prompt over the context, unknown token, layer or head out of range")
 @APIResponse(responseCode = "404", description = "unknown model")
 public class ExplorerResource {
-    private static final String CACHE_HEADER = "X-Loupe-Cache";
+    private static final String CACHE_HEADER = Answers.CACHE_HEADER;
 
     // The answers' shapes, for the OpenAPI document: where the result came from, and the result.
     public record PromptAnswer(String model, boolean cached, String key, long millis, Predictions.Result result) {}
@@ -219,8 +219,8 @@ public class ExplorerResource {
     @Path("/detokenize")
     @Operation(summary = "Token ids → text and each token's display string")
     public Inspector.Tokens detokenize(@PathParam("model") String model,
-                                       @Parameter(description = "ids, comma-separated", required = true) @QueryParam("ids") String ids) {
-        return inspector.detokenize(model, Inspector.parseIds(ids));
+                                       @Parameter(description = "ids, comma-separated (ids=15496,995) or repeated (ids=15496&ids=995)", required = true) @QueryParam("ids") java.util.List<String> ids) {
+        return inspector.detokenize(model, Inspector.parseIds(String.join(",", ids)));
     }
 
     @GET
@@ -260,8 +260,6 @@ public class ExplorerResource {
     }
 
     private Response answer(Explorer.Query<?> q, HttpServerRequest request) {
-        Explorer.JsonAnswer a = explorer.json(q, Clients.of(request));
-        return Response.ok(a.json(), MediaType.APPLICATION_JSON_TYPE.withCharset("UTF-8"))
-                .header(CACHE_HEADER, a.cached() ? "hit" : "miss").header("X-Loupe-Result", a.key()).build();
+        return Answers.of(explorer.json(q, Clients.of(request)));
     }
 }

@@ -176,7 +176,11 @@ public class HttpEdge implements HttpServerOptionsCustomizer {
         ctx.reroute(HttpMethod.GET, ctx.request().path() + (query.isEmpty() ? "" : "?" + query));
     }
 
-    /** The query string for a JSON object body: strings, numbers and booleans as they are, arrays joined by commas, null left out. */
+    /**
+     * The query string for a JSON object body: strings, numbers and booleans as they are, an array as the parameter
+     * repeated once per element (as a GET sends a list: {@code text=a&text=b}), null left out. Joining an array
+     * into one parameter would change what it means: {@code ["a,b", "c"]} is two values, not three.
+     */
     static String query(byte[] body, Endpoints.Route get, String existing) {
         JsonNode root;
         try {
@@ -197,24 +201,25 @@ public class HttpEdge implements HttpServerOptionsCustomizer {
                 throw new IllegalArgumentException("unknown parameter '" + name + "'; " + get.template() + " takes "
                         + (get.queryParams().isEmpty() ? "none" : String.join(", ", get.queryParams())));
             if (given.contains(name)) throw new IllegalArgumentException("parameter '" + name + "' is given in the query and in the body");
-            String value = scalar(name, field.getValue());
-            if (value == null) continue;
-            if (!q.isEmpty()) q.append('&');
-            q.append(encode(name)).append('=').append(encode(value));
+            for (String value : values(name, field.getValue())) {
+                if (!q.isEmpty()) q.append('&');
+                q.append(encode(name)).append('=').append(encode(value));
+            }
         }
         return q.toString();
     }
 
-    private static String scalar(String name, JsonNode v) {
-        if (v.isNull()) return null;
-        if (v.isValueNode()) return v.asText();
+    /** A field's values: none for null, one for a scalar, one per element for an array of scalars. */
+    private static List<String> values(String name, JsonNode v) {
+        if (v.isNull()) return List.of();
+        if (v.isValueNode()) return List.of(v.asText());
         if (v.isArray()) {
             List<String> parts = new ArrayList<>();
             for (JsonNode e : v) {
                 if (!e.isValueNode() || e.isNull()) throw new IllegalArgumentException("parameter '" + name + "' must be a string, number, boolean or an array of them");
                 parts.add(e.asText());
             }
-            return String.join(",", parts);
+            return parts;
         }
         throw new IllegalArgumentException("parameter '" + name + "' must be a string, number, boolean or an array of them");
     }

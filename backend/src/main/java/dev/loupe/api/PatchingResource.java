@@ -1,6 +1,5 @@
 package dev.loupe.api;
 
-import dev.loupe.service.Explorer;
 import dev.loupe.service.PatchingService;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -72,9 +71,7 @@ public class PatchingResource {
             return Response.accepted(new Started(jobs.get(job).orElseThrow(), id, location)).header("Location", "/api/v1/jobs/" + job)
                     .header("X-Loupe-Result", id).build();
         }
-        Explorer.JsonAnswer a = patching.run(p);
-        return Response.ok(a.json(), MediaType.APPLICATION_JSON_TYPE.withCharset("UTF-8"))
-                .header("X-Loupe-Cache", a.cached() ? "hit" : "miss").header("X-Loupe-Result", a.key()).build();
+        return Answers.of(patching.run(p));
     }
 
     @GET

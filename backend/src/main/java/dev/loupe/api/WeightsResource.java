@@ -57,8 +57,6 @@ public class WeightsResource {
     }
 
     private Response answer(Explorer.Query<?> q, HttpServerRequest request) {
-        Explorer.JsonAnswer a = explorer.json(q, Clients.of(request));
-        return Response.ok(a.json(), MediaType.APPLICATION_JSON_TYPE.withCharset("UTF-8"))
-                .header("X-Loupe-Cache", a.cached() ? "hit" : "miss").header("X-Loupe-Result", a.key()).build();
+        return Answers.of(explorer.json(q, Clients.of(request)));
     }
 }

@@ -95,11 +95,8 @@ public final class ModelFolder {
      */
     public int scoredAfter() { return Math.max(0, manifest.path("scored_after").asInt(0)); }
 
-    /** The training run's evaluations ({@code eval.csv}: a header, then one row per evaluation), if the folder has them. */
-    public java.util.Optional<Path> evalFile() {
-        Path p = dir.resolve("eval.csv");
-        return Files.isRegularFile(p) ? java.util.Optional.of(p) : java.util.Optional.empty();
-    }
+    /** The training run's evaluations ({@code eval.csv}), {@link Evaluations#NONE} when the folder has none. */
+    public Evaluations evaluations() { return Evaluations.read(dir.resolve("eval.csv")); }
 
     /** The model card as Markdown, or an empty string when the folder has none. */
     public String card() {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.algorithmic.ModularAddition;
 import dev.loupe.api.ApiException;
 import dev.loupe.jobs.Progress;
+import dev.loupe.model.Evaluations;
 import dev.loupe.model.ModelFolder;
 import dev.loupe.tokenizer.ListTokenizer;
 import dev.loupe.train.ModAddSplit;
@@ -13,8 +14,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,9 +34,8 @@ public class Algorithmic {
      */
     public record Overview(String model, int p, ModularAddition.Spectrum spectrum, float[][] answerProb, boolean[][] correct,
                            boolean[][] trainPairs, Double trainAccuracy, double testAccuracy, int[] neuronFreq,
-                           double[] neuronFreqFraction, int[] neuronCounts, Curves curves) {}
+                           double[] neuronFreqFraction, int[] neuronCounts, Evaluations curves) {}
 
-    public record Curves(List<String> columns, List<List<Double>> rows) {}
 
     /** One neuron's activation at '=' over the grid [a][b] and its share of power per frequency [k]. */
     public record Neuron(String model, int neuron, int frequency, double fraction, float[][] activation, double[] power) {}
@@ -77,7 +75,7 @@ public class Algorithmic {
         int[] counts = new int[p / 2 + 1];
         for (int f : g.neuronFreq()) counts[f]++;
         return new Overview(model, p, s, g.answerProb(), g.correct(), train, trainN == 0 ? null : (double) trainRight / trainN,
-                testN == 0 ? 0 : (double) testRight / testN, g.neuronFreq(), g.neuronFreqFraction(), counts, curves(folder.dir()));
+                testN == 0 ? 0 : (double) testRight / testN, g.neuronFreq(), g.neuronFreqFraction(), counts, folder.evaluations());
     }
 
     public Neuron neuron(String model, int neuron, String client) {
@@ -110,36 +108,6 @@ public class Algorithmic {
             return ModAddSplit.of(p, task.path("train_fraction").asDouble(0.3), task.path("split_seed").asLong(0)).trainMask();
         } catch (IOException e) {
             return null;
-        }
-    }
-
-    /** The evaluations written during training (eval.csv next to the weights). */
-    static Curves curves(Path dir) {
-        Path csv = dir.resolve("eval.csv");
-        if (!Files.exists(csv)) return new Curves(List.of(), List.of());
-        try {
-            List<String> lines = Files.readAllLines(csv);
-            if (lines.isEmpty()) return new Curves(List.of(), List.of());
-            List<String> columns = Arrays.asList(lines.get(0).trim().split(","));
-            List<List<Double>> rows = new ArrayList<>();
-            for (String line : lines.subList(1, lines.size())) {
-                if (line.isBlank()) continue;
-                String[] cells = line.trim().split(",");
-                List<Double> r = new ArrayList<>();
-                for (int i = 0; i < columns.size(); i++) {
-                    Double v = null;
-                    try {
-                        if (i < cells.length) v = Double.parseDouble(cells[i]);
-                    } catch (NumberFormatException e) {
-                        // a text cell: no value on the curve
-                    }
-                    r.add(v != null && Double.isFinite(v) ? v : null);
-                }
-                rows.add(r);
-            }
-            return new Curves(columns, rows);
-        } catch (IOException e) {
-            return new Curves(List.of(), List.of());
         }
     }
 }

@@ -392,9 +392,18 @@ public class Explorer {
 
     /**
      * A stored comparison by its id (its {@link Answer#key()}): how a list too long for a URL is shared; empty when
-     * the cache no longer holds it.
+     * the cache no longer holds it. An id of another model's comparison is refused: the page would show that
+     * model's rows under this model's name.
      */
-    public Optional<PromptComparison.Result> storedComparison(String id) {
+    public Optional<PromptComparison.Result> storedComparison(String model, String id) {
+        String mine = engines.get(model).fingerprint();
+        Optional<String> owner = cache.modelOf(id, "compare");
+        if (owner.isEmpty()) return Optional.empty();
+        if (!owner.get().equals(mine)) {
+            String name = owner.get().contains("@") ? owner.get().substring(0, owner.get().indexOf('@')) : owner.get();
+            throw ApiException.badRequest("comparison " + id + " is of " + (name.equals(model) ? "an earlier import of " + model : "model '" + name + "'")
+                    + ", not of " + model + ": open it on that model's page, or paste the prompts and run again");
+        }
         return stored(id, "compare", PromptComparison.Result.class);
     }
 

@@ -145,6 +145,21 @@ public class ResultCache {
         return json;
     }
 
+    /** Which model (its fingerprint, as given when stored) a stored result of {@code analysis} belongs to, if there is one. */
+    public java.util.Optional<String> modelOf(String key, String analysis) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT model FROM result_cache WHERE cache_key = ? AND analysis = ?")) {
+            ps.setString(1, key);
+            ps.setString(2, analysis);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? java.util.Optional.of(rs.getString(1)) : java.util.Optional.empty();
+            }
+        } catch (SQLException e) {
+            LOG.warnf("result cache read failed: %s", e.getMessage());
+            return java.util.Optional.empty();
+        }
+    }
+
     /** Number of stored results (for tests and monitoring). */
     public long size() {
         try (Connection c = dataSource.getConnection();

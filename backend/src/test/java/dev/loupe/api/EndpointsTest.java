@@ -53,7 +53,11 @@ class EndpointsTest {
         assertEquals("layer=1&text=%C2%B7%F0%9F%99%82", HttpEdge.query(bytes("{\"text\": \"·🙂\", \"head\": null}"), attention, "layer=1"));
         assertEquals("", HttpEdge.query(new byte[0], attention, null));
         var detokenize = endpoints.match("/api/v1/models/m/detokenize").get();
-        assertEquals("ids=15496%2C995", HttpEdge.query(bytes("{\"ids\": [15496, 995]}"), detokenize, null));
+        // an array is the parameter repeated, as a GET sends a list; a comma inside an element stays in that element
+        assertEquals("ids=15496&ids=995", HttpEdge.query(bytes("{\"ids\": [15496, 995]}"), detokenize, null));
+        var compare = endpoints.match("/api/v1/models/m/compare").get();
+        assertEquals("text=a%2Cb&text=c&metric=loss", HttpEdge.query(bytes("{\"text\": [\"a,b\", \"c\"], \"metric\": \"loss\"}"), compare, null));
+        assertEquals("", HttpEdge.query(bytes("{\"text\": []}"), compare, null));
 
         assertMessage("unknown parameter 'txt'; /api/v1/models/{model}/attention takes text, layer, head", "{\"txt\": 1}", attention);
         assertMessage("parameter 'layer' is given in the query and in the body", "{\"layer\": 1}", attention, "layer=0");

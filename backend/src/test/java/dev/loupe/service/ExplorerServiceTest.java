@@ -131,6 +131,21 @@ class ExplorerServiceTest {
     }
 
     @Test
+    void aStoredComparisonOpensOnlyOnItsOwnModel() {
+        var a = explorer.answer(explorer.compareQuery("a-tiny", List.of("the cat sat", "a dog ran"), "loss", null, null));
+        var mine = explorer.storedComparison("a-tiny", a.key()).orElseThrow();
+        assertEquals(a.result().rows().get(1).value(), mine.rows().get(1).value());
+        // another model's id: a message naming both, not that model's rows under this model's name
+        String m = message(() -> explorer.storedComparison("b-gpt2", a.key()));
+        assertTrue(m.contains("of model 'a-tiny', not of b-gpt2"), m);
+        // an id nobody stored: empty (the page says it may have been evicted)
+        assertTrue(explorer.storedComparison("b-gpt2", "0".repeat(64)).isEmpty());
+        // a result of another analysis is not a comparison
+        var dla = explorer.dla("a-tiny", "the cat sat", null, "mat", "dog");
+        assertTrue(explorer.storedComparison("a-tiny", dla.key()).isEmpty());
+    }
+
+    @Test
     void concurrentFirstRequestsLoadAModelOnce() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(6);
         try {

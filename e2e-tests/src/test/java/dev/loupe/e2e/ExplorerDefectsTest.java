@@ -37,6 +37,23 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void theViewLinksFitOneRowAt1400PxAndWrapOnlyBetweenLinks() {
+        // the longest heading of the explorer, beside which the links once wrapped to three lines
+        open(view("dla", "text=" + enc("Hello world")));
+        Locator links = page.locator("#explorer-nav a");
+        assertThat(links.first()).isVisible();
+        String rows = "as => new Set(as.map(a => Math.round(a.getBoundingClientRect().top))).size";
+        // a link whose words wrap is taller than the others
+        String brokenLinks = "as => { const h = as.map(a => a.getBoundingClientRect().height); return as.filter((a, i) => h[i] > 1.4 * Math.min(...h)).map(a => a.textContent); }";
+        assertEquals(1, ((Number) links.evaluateAll(rows)).intValue(), "the view links take more than one row at 1400 px");
+        assertEquals(List.of(), links.evaluateAll(brokenLinks));
+        page.setViewportSize(900, 900);
+        page.waitForFunction("() => document.querySelector('#explorer-nav').getBoundingClientRect().width < 900");
+        assertTrue(((Number) links.evaluateAll(rows)).intValue() > 1, "at 900 px the links wrap");
+        assertEquals(List.of(), links.evaluateAll(brokenLinks), "a link is broken over lines at 900 px");
+    }
+
+    @Test
     void logitLensFollowsATokenOnALogScaleWithItsRank() {
         String q = "text=" + enc(PROMPT) + "&token=" + enc("·cat");
         JsonNode r = get(app, api("logit-lens", q)).get("result");

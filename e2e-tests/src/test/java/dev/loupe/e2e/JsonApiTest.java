@@ -67,6 +67,8 @@ class JsonApiTest {
                 {"detectors", "length=10&batch=1&seed=5", "{\"length\": 10, \"batch\": 1, \"seed\": 5}"},
                 {"tokenize", "text=" + enc("Hello world"), "{\"text\": \"Hello world\"}"},
                 {"detokenize", "ids=" + enc("15496,995"), "{\"ids\": [15496, 995]}"},
+                // an array is the parameter repeated, as a GET sends a list
+                {"detokenize", "ids=15496&ids=995", "{\"ids\": [15496, 995]}"},
                 {"activations", "text=" + enc(PROMPT) + "&hook=blocks.0.hook_resid_post", "{\"text\": \"" + PROMPT + "\", \"hook\": \"blocks.0.hook_resid_post\"}"},
                 {"hooks", "", "{}"},
         };

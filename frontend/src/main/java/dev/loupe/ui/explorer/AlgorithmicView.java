@@ -150,7 +150,7 @@ public class AlgorithmicView extends ExplorerPage {
         return best;
     }
 
-    private void curves(Div out, Algorithmic.Curves c) {
+    private void curves(Div out, dev.loupe.model.Evaluations c) {
         int step = c.columns().indexOf("step");
         if (step < 0 || c.rows().isEmpty()) {
             Paragraph none = new Paragraph("This model folder has no eval.csv with a step column: no training curves.");

@@ -59,9 +59,15 @@ public class CompareView extends ExplorerPage {
             typed = null;
         } else if (state.get("id") != null) {
             // a long list shared by the id of its result
-            stored = explorer.storedComparison(state.get("id")).orElse(null);
+            String problem;
+            try {
+                stored = explorer.storedComparison(model, state.get("id")).orElse(null);
+                problem = "no stored comparison " + state.get("id") + " (it may have been evicted): paste the prompts and run again";
+            } catch (dev.loupe.api.ApiException e) {
+                problem = e.getMessage(); // another model's comparison: the form stays, empty
+            }
             if (stored == null) {
-                fail("no stored comparison " + state.get("id") + " (it may have been evicted): paste the prompts and run again");
+                fail(problem);
                 list = "";
             } else {
                 list = String.join("\n", stored.rows().stream().map(PromptComparison.Row::text).toList());
@@ -89,13 +95,8 @@ public class CompareView extends ExplorerPage {
         metric.setItems(keys);
         metric.setItemLabelGenerator(k -> PromptComparison.Metric.parse(k).description);
         metric.setValue(keys.contains(state.get("metric")) ? state.get("metric") : "logit_diff");
-        tokenA = new TextField("Token A");
-        tokenA.setId("token-a");
-        tokenA.setHelperText("· for a space, or #id");
-        tokenA.setValue(state.get("a", ""));
-        tokenB = new TextField("Token B");
-        tokenB.setId("token-b");
-        tokenB.setValue(state.get("b", ""));
+        tokenA = tokenField("Token A", "token-a", "a", "· for a space, or #id");
+        tokenB = tokenField("Token B", "token-b", "b", null);
         Runnable enable = () -> {
             tokenA.setEnabled(!metric.getValue().equals("loss"));
             tokenB.setEnabled(metric.getValue().equals("logit_diff"));

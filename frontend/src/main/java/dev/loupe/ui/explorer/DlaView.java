@@ -44,14 +44,8 @@ public class DlaView extends ExplorerPage {
         position = new Select<>();
         position.setLabel("Position");
         position.setId("position");
-        tokenA = new TextField("Token A");
-        tokenA.setHelperText("empty: the top prediction");
-        tokenA.setId("token-a");
-        tokenA.setValue(state.get("a", ""));
-        tokenB = new TextField("Token B");
-        tokenB.setHelperText("empty: logit(A) alone");
-        tokenB.setId("token-b");
-        tokenB.setValue(state.get("b", ""));
+        tokenA = tokenField("Token A", "token-a", "a", "empty: the top prediction");
+        tokenB = tokenField("Token B", "token-b", "b", "empty: logit(A) alone");
         bySource = new Checkbox("Split heads by source position");
         bySource.setId("by-source");
         bySource.setTooltipText("which earlier token each head's contribution came from: attention × value · W_O");

@@ -15,6 +15,7 @@ import com.vaadin.flow.component.orderedlayout.FlexComponent;
 import com.vaadin.flow.component.orderedlayout.HorizontalLayout;
 import com.vaadin.flow.component.orderedlayout.VerticalLayout;
 import com.vaadin.flow.component.textfield.TextArea;
+import com.vaadin.flow.component.textfield.TextField;
 import com.vaadin.flow.router.BeforeEnterEvent;
 import com.vaadin.flow.router.BeforeEnterObserver;
 import com.vaadin.flow.router.HasDynamicTitle;
@@ -66,16 +67,19 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         setWidthFull();
         heading.getStyle().set("margin", "0");
         nav.setId("explorer-nav");
-        nav.setSpacing(true);
-        HorizontalLayout top = new HorizontalLayout(heading, nav, state);
+        // the links get their own row and wrap between links, never inside one (a 1400 px window holds them all)
+        nav.setSpacing(false);
+        nav.setWidthFull();
+        nav.getStyle().set("flex-wrap", "wrap").set("column-gap", "var(--lumo-space-m)").set("row-gap", "var(--lumo-space-xs)");
+        HorizontalLayout top = new HorizontalLayout(heading, state);
         top.setDefaultVerticalComponentAlignment(FlexComponent.Alignment.BASELINE);
         top.setWidthFull();
-        top.expand(nav);
+        top.expand(heading);
         error.setId("error");
         error.getStyle().set("color", "var(--lumo-error-text-color)");
         error.setVisible(false);
         body.setWidthFull();
-        add(top, error, body);
+        add(top, nav, error, body);
     }
 
     /** Route suffix of this view ("" for the model page). */
@@ -110,9 +114,19 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
             if (text != null && !v[0].isEmpty() && !v[0].equals("detectors") && !v[0].equals("circuits") && !v[0].equals("patching")) q.put("text", text);
             Anchor a = new Anchor(link(model, v[0], q), v[1]);
             a.getElement().setAttribute("data-view", v[0].isEmpty() ? "model" : v[0]);
+            a.getStyle().set("white-space", "nowrap");
             if (v[0].equals(route())) a.getStyle().set("font-weight", "bold");
             nav.add(a);
         }
+    }
+
+    /** A field for a token (its text, · for a space, or #id) holding the URL parameter {@code param}. */
+    protected TextField tokenField(String label, String id, String param, String helper) {
+        TextField t = new TextField(label);
+        t.setId(id);
+        if (helper != null) t.setHelperText(helper);
+        t.setValue(state.get(param, ""));
+        return t;
     }
 
     /** A link to a view of a model with query parameters. */

@@ -50,9 +50,7 @@ public class LogitLensView extends ExplorerPage {
         mode.setId("lens-mode");
         mode.setItems(TOP, CHOSEN);
         mode.setValue(state.get("token") == null ? TOP : CHOSEN);
-        token = new TextField("Token (· for a space, or #id)");
-        token.setId("lens-token");
-        token.setValue(state.get("token", ""));
+        token = tokenField("Token (· for a space, or #id)", "lens-token", "token", null);
         token.setEnabled(mode.getValue().equals(CHOSEN));
         // a token's probability spans orders of magnitude: log scale unless asked otherwise
         scale = new RadioButtonGroup<>("Colour scale");

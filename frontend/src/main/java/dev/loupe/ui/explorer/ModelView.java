@@ -16,11 +16,6 @@ import dev.loupe.service.ModelEngines;
 import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.charts.LineChart;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Optional;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -107,46 +102,18 @@ public class ModelView extends ExplorerPage {
         }
         body.add(links);
 
-        f.evalFile().flatMap(ModelView::evalCurves).ifPresent(curves -> {
+        Map<String, double[][]> curves = f.evaluations().curvesOverSteps("loss");
+        if (!curves.isEmpty()) {
             body.add(new H3("Training evaluations"));
             LineChart chart = new LineChart();
             chart.setId("eval-chart");
             chart.show(null, "step", "loss (nats)", curves);
             body.add(chart, label("From eval.csv in the model's folder: every loss column against the training step."));
-        });
+        }
 
         body.add(new H3("Model card"));
         Markdown card = new Markdown(f.card().isBlank() ? "*(no model card)*" : f.card());
         card.setId("card");
         body.add(card);
-    }
-
-    /** The loss columns of eval.csv (a header row, then numbers) against its step column; empty when it has neither. */
-    static Optional<Map<String, double[][]>> evalCurves(Path csv) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(csv).stream().filter(s -> !s.isBlank()).toList();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-        if (lines.size() < 2) return Optional.empty();
-        List<String> header = List.of(lines.get(0).split(","));
-        int step = header.indexOf("step");
-        if (step < 0) return Optional.empty();
-        Map<String, double[][]> curves = new LinkedHashMap<>();
-        for (int c = 0; c < header.size(); c++) {
-            if (!header.get(c).contains("loss")) continue;
-            double[][] points = new double[lines.size() - 1][];
-            try {
-                for (int i = 1; i < lines.size(); i++) {
-                    String[] row = lines.get(i).split(",");
-                    points[i - 1] = new double[]{Double.parseDouble(row[step]), Double.parseDouble(row[c])};
-                }
-            } catch (RuntimeException e) {
-                continue; // a column that is not all numbers is left out
-            }
-            curves.put(header.get(c), points);
-        }
-        return curves.isEmpty() ? Optional.empty() : Optional.of(curves);
     }
 }
