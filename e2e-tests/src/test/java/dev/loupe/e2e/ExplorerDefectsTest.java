@@ -138,6 +138,17 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void lensAndDetectorFieldsShowTheirWholeLabelsAndChoice() {
+        String cut = "es => es.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)";
+        open(view("lens", "text=" + enc("Hello world")));
+        assertThat(page.locator("#lens-stream label[slot=label]")).isVisible();
+        assertEquals(List.of(), page.locator("#lens-stream label[slot=label], #lens-token label[slot=label], #lens-stream vaadin-select-value-button").evaluateAll(cut));
+        open(view("detectors", "length=8&batch=1"));
+        assertThat(page.locator("#length label[slot=label]")).isVisible();
+        assertEquals(List.of(), page.locator("#length label[slot=label], #batch label[slot=label], #seed label[slot=label]").evaluateAll(cut));
+    }
+
+    @Test
     void anInvalidLayerKeepsTheForm() {
         open(view("attention", "text=hi&layer=9"));
         assertThat(page.locator("#error")).containsText("layer 9 is out of range");

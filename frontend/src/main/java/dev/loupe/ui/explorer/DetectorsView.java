@@ -36,6 +36,7 @@ public class DetectorsView extends ExplorerPage {
     protected void show() {
         body.removeAll();
         length = field("Random tokens per repeat", "length", state.getInt("length"));
+        length.setWidth("14em"); // room for its label
         batch = field("Sequences", "batch", state.getInt("batch"));
         seed = field("Seed", "seed", state.getInt("seed"));
         body.add(row(length, batch, seed, runButton(this::run)));

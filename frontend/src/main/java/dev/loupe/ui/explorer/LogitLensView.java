@@ -50,7 +50,7 @@ public class LogitLensView extends ExplorerPage {
         mode.setId("lens-mode");
         mode.setItems(TOP, CHOSEN);
         mode.setValue(state.get("token") == null ? TOP : CHOSEN);
-        token = tokenField("Token (· for a space, or #id)", "lens-token", "token", null);
+        token = tokenField("Token", "lens-token", "token", "· for a space, or #id");
         token.setEnabled(mode.getValue().equals(CHOSEN));
         // a token's probability spans orders of magnitude: log scale unless asked otherwise
         scale = new RadioButtonGroup<>("Colour scale");
@@ -66,6 +66,7 @@ public class LogitLensView extends ExplorerPage {
         stream = new Select<>();
         stream.setLabel("Stream");
         stream.setId("lens-stream");
+        stream.setWidth("14em"); // "resid_pre (+ output)" whole
         List<String> streams = new ArrayList<>();
         for (LogitLens.Stream st : LogitLens.Stream.values()) if (st.existsIn(config())) streams.add(st.key());
         stream.setItems(streams);
