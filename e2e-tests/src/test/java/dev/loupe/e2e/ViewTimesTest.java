@@ -20,6 +20,8 @@ import static dev.loupe.e2e.LongPromptTest.prompt;
  * target/view-times.md with the server's part (until the first byte of the page), the page's size and the
  * machine's load average.
  */
+// reports, asserts nothing, takes minutes: run on demand with -Dloupe.viewtimes=true
+@org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "loupe.viewtimes", matches = "true")
 class ViewTimesTest extends BrowserTest {
     static final String MODEL = "brown-6l";
 
