@@ -3,6 +3,7 @@ package dev.loupe.analysis;
 import dev.loupe.hooks.HookPoints;
 import dev.loupe.model.GptConfig;
 import dev.loupe.model.Tensor;
+import dev.loupe.runtime.Engine;
 import dev.loupe.runtime.RunRequest;
 import dev.loupe.runtime.RunResult;
 
@@ -61,9 +62,6 @@ public final class LogitLens {
     /** The row name of the model's own output (the final residual). */
     public static final String OUTPUT = "output";
 
-    /** Logit rows unembedded at a time: bounds the memory of long prompts on large vocabularies. */
-    private static final long MAX_FLOATS_PER_CHUNK = 48L << 20;
-
     /** @param target probability of the chosen token (null when none was chosen) */
     public record Cell(List<Candidate> top, Double target, Integer targetRank) {}
 
@@ -101,41 +99,26 @@ public final class LogitLens {
         }
         if (from < 0 || from >= t) throw new IllegalArgumentException("first position " + from + " outside 0.." + (t - 1));
         int rows = names.size(), shown = t - from;
+        Tensor stacked = Tensor.zeros(rows * shown, d);
+        for (int l = 0; l < rows; l++) System.arraycopy(residuals.get(l), from * d, stacked.data(), l * shown * d, shown * d);
+        int[] targets = null;
+        if (target != null) {
+            targets = new int[rows * shown];
+            java.util.Arrays.fill(targets, target);
+        }
+        // reduced inside ONNX Runtime: the [rows, vocab] logits never reach the heap
+        Engine.TopLogits top = s.engine().topLogits(stacked, k, targets);
         List<List<Cell>> cells = new ArrayList<>();
-        int vocab = c.dVocab();
-        int rowsPerChunk = (int) Math.max(1, MAX_FLOATS_PER_CHUNK / ((long) shown * vocab));
-        for (int first = 0; first < rows; first += rowsPerChunk) {
-            int to = Math.min(rows, first + rowsPerChunk);
-            Tensor stacked = Tensor.zeros(to - first, shown, d);
-            for (int l = first; l < to; l++) {
-                float[] src = residuals.get(l);
-                System.arraycopy(src, from * d, stacked.data(), (l - first) * shown * d, shown * d);
+        for (int l = 0; l < rows; l++) {
+            Cell[] row = new Cell[t];
+            for (int i = 0; i < shown; i++) {
+                int r = l * shown + i;
+                double lse = top.logSumExp(r);
+                row[from + i] = new Cell(Ops.candidates(s, top, r, lse), target == null ? null : Math.exp(top.targetLogit()[r] - lse),
+                        target == null ? null : top.above()[r] + 1);
             }
-            Tensor logits;
-            try (RunResult lensed = s.engine().run(RunRequest.fromResidual(n, stacked))) {
-                logits = lensed.logits();
-            }
-            for (int l = first; l < to; l++) {
-                cells.add(row(s, logits.data(), (l - first) * shown * vocab, from, shown, vocab, target, k));
-            }
+            cells.add(from == 0 ? List.of(row) : java.util.Collections.unmodifiableList(java.util.Arrays.asList(row)));
         }
         return new Result(s.tokens(ids), stream.key(), names, cells, target == null ? null : s.token(target));
-    }
-
-    /** Cells of positions from..from+shown-1 from their logits at off; earlier positions are null. */
-    private static List<Cell> row(Subject s, float[] logits, int off, int from, int shown, int vocab, Integer target, int k) {
-        Cell[] out = new Cell[from + shown];
-        java.util.stream.IntStream.range(0, shown).parallel().forEach(i -> {
-            int o = off + i * vocab, p = from + i;
-            double lse = Ops.logSumExp(logits, o, vocab);
-            Double prob = null;
-            Integer rank = null;
-            if (target != null) {
-                prob = Math.exp(logits[o + target] - lse);
-                rank = Ops.rank(logits, o, vocab, target);
-            }
-            out[p] = new Cell(Ops.candidates(s, logits, o, vocab, k, lse), prob, rank);
-        });
-        return from == 0 ? List.of(out) : java.util.Collections.unmodifiableList(java.util.Arrays.asList(out));
     }
 }

@@ -62,6 +62,16 @@ public final class Ops {
         return out;
     }
 
+    /** The top-k candidates of row {@code r} of reduced logits, with softmax probabilities given the row's log Σ exp. */
+    public static List<Candidate> candidates(Subject s, dev.loupe.runtime.Engine.TopLogits top, int r, double lse) {
+        List<Candidate> out = new ArrayList<>(top.k());
+        for (int j = r * top.k(); j < (r + 1) * top.k(); j++) {
+            double logit = top.values()[j];
+            out.add(new Candidate(top.ids()[j], s.tokenizer().display(top.ids()[j], true), Math.exp(logit - lse), logit));
+        }
+        return out;
+    }
+
     /** Row {@code pos} of a [1, pos, d] tensor (or [pos, d]) as a double vector. */
     public static double[] row(Tensor t, int pos) {
         int d = t.dim(-1);

@@ -1,6 +1,7 @@
 package dev.loupe.analysis;
 
 import dev.loupe.model.Tensor;
+import dev.loupe.runtime.Engine;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,27 +24,26 @@ public final class Predictions {
     public record Result(List<Position> positions, Double meanLoss) {}
 
     public static Result compute(Subject s, int[] ids, int k) {
-        Tensor logits;
-        try (var run = s.engine().run(dev.loupe.runtime.RunRequest.of(ids))) {
-            logits = run.logits();
+        Tensor resid;
+        try (var run = s.engine().run(dev.loupe.runtime.RunRequest.of(ids).stopAfter(s.config().nLayers() - 1))) {
+            resid = run.residual();
         }
-        int vocab = logits.dim(-1);
-        float[] data = logits.data();
-        double[] lse = new double[ids.length];
-        java.util.stream.IntStream.range(0, ids.length).parallel().forEach(p -> lse[p] = Ops.logSumExp(data, p * vocab, vocab));
+        // row p's target is the next token (its loss); reduced inside ONNX Runtime, so no [pos, vocab] copy
+        int[] next = new int[ids.length];
+        System.arraycopy(ids, 1, next, 0, ids.length - 1);
+        Engine.TopLogits top = s.engine().topLogits(resid, k, next);
         Position[] out = new Position[ids.length];
-        java.util.stream.IntStream.range(0, ids.length).parallel().forEach(p -> {
+        for (int p = 0; p < ids.length; p++) {
             Double loss = null, prob = null;
             Integer rank = null;
             if (p > 0) {
-                int off = (p - 1) * vocab;
-                double lp = data[off + ids[p]] - lse[p - 1];
+                double lp = top.targetLogit()[p - 1] - top.logSumExp(p - 1);
                 loss = -lp;
                 prob = Math.exp(lp);
-                rank = Ops.rank(data, off, vocab, ids[p]);
+                rank = top.above()[p - 1] + 1;
             }
-            out[p] = new Position(p, s.token(ids[p]), loss, prob, rank, Ops.candidates(s, data, p * vocab, vocab, k, lse[p]));
-        });
+            out[p] = new Position(p, s.token(ids[p]), loss, prob, rank, Ops.candidates(s, top, p, top.logSumExp(p)));
+        }
         double lossSum = 0;
         for (Position p : out) if (p.loss() != null) lossSum += p.loss();
         return new Result(List.of(out), ids.length > 1 ? (Double) (lossSum / (ids.length - 1)) : null);

@@ -57,6 +57,22 @@ public final class GraphCompiler {
         return new Build(spec).run();
     }
 
+    /** Ports of the {@link #topLogits} graph. */
+    public static final String TARGETS = "targets", TOP_VALUES = "top_values", TOP_IDS = "top_ids", EXP_SUM = "exp_sum",
+            TARGET_LOGIT = "target_logit", ABOVE = "above";
+
+    /**
+     * The unembedding (ln_final, then W_U) of rows of residual vectors ({@link Ports#RESID_IN}, float [rows, d_model])
+     * reduced inside the graph, so that only [rows, k] and [rows] leave ONNX Runtime instead of [rows, vocab]: per row
+     * the k largest logits, largest first ({@link #TOP_VALUES}, ties: lower id first) and their ids ({@link #TOP_IDS},
+     * int64), Σ exp(logit − max) summed in double ({@link #EXP_SUM}), and for the row's token of {@link #TARGETS}
+     * (int64 [rows]) its logit ({@link #TARGET_LOGIT}) and how many logits exceed it ({@link #ABOVE}, int64).
+     */
+    public CompiledGraph topLogits(int k) {
+        if (k < 1 || k > config.dVocab()) throw new IllegalArgumentException("top-k " + k + " outside 1.." + config.dVocab());
+        return new Build(GraphSpec.plain(Stages.unembed(config), Stages.unembed(config))).topLogits(k);
+    }
+
     /** A hook's ONNX dimensions: symbolic "batch" and "pos" for those axes, numbers for the rest. */
     public static Object[] hookDims(HookPoint hp, GptConfig config) {
         Object[] out = new Object[hp.rank()];
@@ -118,6 +134,29 @@ public final class GraphCompiler {
             List<String> fed = mode == WeightMode.INPUTS ? List.copyOf(weightsUsed) : List.of();
             return new CompiledGraph(spec, g.build().toByteArray(), input, output, fed,
                     java.util.Collections.unmodifiableMap(hookPorts), List.copyOf(patchedHooks), java.util.Collections.unmodifiableMap(hookLayouts));
+        }
+
+        CompiledGraph topLogits(int k) {
+            g.input(Ports.RESID_IN, DataType.FLOAT, "rows", d);
+            g.input(TARGETS, DataType.INT64, "rows");
+            String y = layerNorm("ln_final.", Ports.RESID_IN, "ln_f");
+            String logits = g.op("Gemm", List.of(y, w("wte.weight")), "transB", 1);
+            g.opMulti("TopK", List.of(TOP_VALUES, TOP_IDS), List.of(logits, g.ints(k)), "axis", -1, "largest", 1, "sorted", 1);
+            String max = g.op("Slice", List.of(TOP_VALUES, g.ints(0), g.ints(1), g.ints(1)));
+            String exp = g.op("Exp", List.of(g.op("Sub", List.of(logits, max))));
+            // the sum in double, as a log-sum-exp over the whole vocabulary needs
+            g.op("ReduceSum", EXP_SUM, List.of(g.op("Cast", List.of(exp), "to", DataType.DOUBLE.getNumber()), g.ints(-1)), "keepdims", 0);
+            String target = g.op("GatherElements", List.of(logits, g.op("Unsqueeze", List.of(TARGETS, g.ints(1)))), "axis", 1);
+            g.op("Squeeze", TARGET_LOGIT, List.of(target, g.ints(1)));
+            String above = g.op("Cast", List.of(g.op("Greater", List.of(logits, target))), "to", DataType.INT64.getNumber());
+            g.op("ReduceSum", ABOVE, List.of(above, g.ints(-1)), "keepdims", 0);
+            g.output(TOP_VALUES, DataType.FLOAT, "rows", k);
+            g.output(TOP_IDS, DataType.INT64, "rows", k);
+            g.output(EXP_SUM, DataType.DOUBLE, "rows");
+            g.output(TARGET_LOGIT, DataType.FLOAT, "rows");
+            g.output(ABOVE, DataType.INT64, "rows");
+            List<String> fed = mode == WeightMode.INPUTS ? List.copyOf(weightsUsed) : List.of();
+            return new CompiledGraph(spec, g.build().toByteArray(), Ports.RESID_IN, TOP_VALUES, fed, Map.of(), List.of(), Map.of());
         }
 
         // ------------------------------------------------------------ hooks and weights

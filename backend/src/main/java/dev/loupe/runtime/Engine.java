@@ -44,7 +44,10 @@ public final class Engine implements AutoCloseable {
     private final EngineOptions options;
     private final OrtEnvironment env;
     private final Map<String, OnnxTensor> weightInputs = new HashMap<>();
+    private final GraphCompiler compiler;
     private final SessionCache sessions;
+    /** The {@link GraphCompiler#topLogits} graph per k, compiled on first use. */
+    private final Map<Integer, SessionCache.Compiled> topGraphs = new java.util.concurrent.ConcurrentHashMap<>();
     private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
     /** Open results, oldest first, and the bytes they leave unread in native memory. */
     private final ArrayDeque<WeakReference<RunOutputs>> live = new ArrayDeque<>();
@@ -64,7 +67,8 @@ public final class Engine implements AutoCloseable {
                 throw ex;
             }
         }
-        this.sessions = new SessionCache(new GraphCompiler(config, weights, options.weightMode()), env, options);
+        this.compiler = new GraphCompiler(config, weights, options.weightMode());
+        this.sessions = new SessionCache(compiler, env, options);
     }
 
     public static Engine create(GptWeights weights) { return new Engine(weights, EngineOptions.defaults()); }
@@ -262,6 +266,83 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- top logits
+
+    /**
+     * Per row of residual vectors: the k largest logits of {@code unembed(ln_final(x))} (largest first, ties: lower
+     * id first) with their ids, Σ exp(logit − max) in double, and a target token's logit with the number of logits
+     * above it. The whole row of logits never leaves ONNX Runtime.
+     *
+     * @param expSum Σ exp(logit − values[row·k]) over the vocabulary, so log Σ exp = values[row·k] + log(expSum)
+     * @param above  logits strictly greater than the target's (its rank is above + 1)
+     */
+    public record TopLogits(int rows, int k, float[] values, int[] ids, double[] expSum, float[] targetLogit, int[] above) {
+        /** log Σ exp of the row's logits. */
+        public double logSumExp(int row) { return values[row * k] + Math.log(expSum[row]); }
+    }
+
+    /** Logit rows reduced per call: the graph holds a few [rows, vocab] buffers, so this bounds its memory. */
+    private static final long TOP_LOGITS_PER_CALL = 4L << 20;
+
+    /**
+     * @param residual vectors of d_model in its last dimension (e.g. [rows, d_model] or [1, pos, d_model]), before ln_final
+     * @param targets  one token per row whose logit and rank are wanted, or null (then token 0's)
+     */
+    public TopLogits topLogits(Tensor residual, int k, int[] targets) {
+        int d = config.dModel(), vocab = config.dVocab();
+        if (residual.dim(-1) != d) throw new IllegalArgumentException("residual has d_model " + residual.dim(-1) + ", the model " + d);
+        int rows = residual.size() / d;
+        int kk = Math.min(k, vocab);
+        if (kk < 1) throw new IllegalArgumentException("top-k must be at least 1");
+        if (targets != null && targets.length != rows) throw new IllegalArgumentException(targets.length + " targets for " + rows + " rows");
+        if (targets != null) for (int t : targets)
+            if (t < 0 || t >= vocab) throw new IllegalArgumentException("target token " + t + " is outside the vocabulary [0, " + vocab + ")");
+        TopLogits out = new TopLogits(rows, kk, new float[rows * kk], new int[rows * kk], new double[rows], new float[rows], new int[rows]);
+        int step = (int) Math.max(1, TOP_LOGITS_PER_CALL / vocab);
+        closing.readLock().lock();
+        try {
+            if (closed) throw new IllegalStateException("engine is closed");
+            SessionCache.Compiled top = topGraphs.computeIfAbsent(kk, this::compileTop);
+            float[] data = residual.data();
+            for (int first = 0; first < rows; first += step) {
+                int n = Math.min(step, rows - first);
+                float[] chunk = java.util.Arrays.copyOfRange(data, first * d, (first + n) * d);
+                LongBuffer tb = ByteBuffer.allocateDirect(n * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+                for (int r = 0; r < n; r++) tb.put(targets == null ? 0 : targets[first + r]);
+                try (OnnxTensor in = OrtRuntime.directTensor(env, chunk, new int[]{n, d});
+                     OnnxTensor tt = OnnxTensor.createTensor(env, tb.rewind(), new long[]{n})) {
+                    Map<String, OnnxTensor> feeds = new HashMap<>();
+                    feeds.put(Ports.RESID_IN, in);
+                    feeds.put(GraphCompiler.TARGETS, tt);
+                    for (String w : top.graph().weightInputs()) feeds.put(w, weightInputs.get(w));
+                    try (OrtSession.Result r = top.session().run(feeds)) {
+                        ((OnnxTensor) r.get(GraphCompiler.TOP_VALUES).orElseThrow()).getFloatBuffer().get(out.values(), first * kk, n * kk);
+                        LongBuffer ids = ((OnnxTensor) r.get(GraphCompiler.TOP_IDS).orElseThrow()).getLongBuffer();
+                        for (int i = 0; i < n * kk; i++) out.ids()[first * kk + i] = (int) ids.get(i);
+                        ((OnnxTensor) r.get(GraphCompiler.EXP_SUM).orElseThrow()).getDoubleBuffer().get(out.expSum(), first, n);
+                        ((OnnxTensor) r.get(GraphCompiler.TARGET_LOGIT).orElseThrow()).getFloatBuffer().get(out.targetLogit(), first, n);
+                        LongBuffer above = ((OnnxTensor) r.get(GraphCompiler.ABOVE).orElseThrow()).getLongBuffer();
+                        for (int i = 0; i < n; i++) out.above()[first + i] = (int) above.get(i);
+                    }
+                }
+            }
+            return out;
+        } catch (OrtException e) {
+            throw new EngineException("ONNX Runtime failed: " + e.getMessage(), e);
+        } finally {
+            closing.readLock().unlock();
+        }
+    }
+
+    private SessionCache.Compiled compileTop(int k) {
+        CompiledGraph g = compiler.topLogits(k);
+        try {
+            return new SessionCache.Compiled(g, OrtRuntime.session(g.model(), options.threads()));
+        } catch (OrtException e) {
+            throw new EngineException("ONNX Runtime rejected the top-logits graph: " + e.getMessage(), e);
+        }
+    }
+
     // ---------------------------------------------------------------- tensors in and out
 
     private OnnxTensor tokenTensor(List<int[]> prompts, int maxLen) throws OrtException {
@@ -297,6 +378,8 @@ public final class Engine implements AutoCloseable {
                 live.clear();
             }
             sessions.close();
+            for (SessionCache.Compiled c : topGraphs.values()) closeQuietly(c.session());
+            topGraphs.clear();
             weightInputs.values().forEach(OnnxValue::close);
         } finally {
             closing.writeLock().unlock();
