@@ -235,7 +235,7 @@ class NextViewsTest extends BrowserTest {
         // the page's CSV link, fetched in the browser's session (a browser download here was sometimes cancelled by
         // Vaadin's router right after the reload, vaadin/flow#20404): the same bytes as the API's CSV
         String href = page.locator("#compare-csv").getAttribute("href");
-        com.microsoft.playwright.APIResponse d = page.context().request().get(java.net.URI.create(page.url()).resolve(href).toString());
+        com.microsoft.playwright.APIResponse d = page.context().request().get(java.net.URI.create(app.url("/")).resolve(href).toString()); // relative to the app root (the page has a base href)
         assertEquals(200, d.status(), href);
         assertEquals(csv.body().lines().toList(), d.text().lines().toList());
     }
