@@ -41,6 +41,8 @@ final class BrownTask implements Task {
     /** Task field {@code repeat} ({share, min_len, max_len}): the share of rows in which a span is written twice. */
     private final double repeatShare;
     private final int repeatMin, repeatMax;
+    /** Task field {@code repeat.random}: the share of repeated spans whose tokens are first replaced by random tokens. */
+    private final double repeatRandom;
 
     private record Extra(Path dir, TokenDataset data, double weight) {
     }
@@ -77,6 +79,8 @@ final class BrownTask implements Task {
         repeatShare = repeat.path("share").asDouble(0);
         repeatMin = repeat.path("min_len").asInt(16);
         repeatMax = repeat.path("max_len").asInt((recipe.seq() + 1) / 2);
+        repeatRandom = repeat.path("random").asDouble(0);
+        if (repeatRandom < 0 || repeatRandom > 1) throw new IllegalArgumentException("repeat.random must be between 0 and 1, got " + repeatRandom);
         if (repeatShare < 0 || repeatShare > 1) throw new IllegalArgumentException("repeat.share must be between 0 and 1, got " + repeatShare);
         if (repeatShare > 0 && (repeatMin < 1 || repeatMin > repeatMax || 2 * repeatMax > recipe.seq() + 1))
             throw new IllegalArgumentException("repeat spans need 1 <= min_len <= max_len <= (seq + 1) / 2 = " + (recipe.seq() + 1) / 2
@@ -94,7 +98,9 @@ final class BrownTask implements Task {
      * from [min_len, max_len], s uniform where both copies fit), so that natural text repeats as it does in real
      * documents (a name, a quoted line) far more often than in 1.3 M tokens of Brown: the second copy can only be
      * predicted by looking back at the first, which is what induction heads learn. Inputs and targets stay one
-     * window shifted by one token.
+     * window shifted by one token. In a {@code repeat.random} share of those rows the span is first filled with tokens
+     * drawn uniformly from the whole vocabulary (as the induction probe draws them): there nothing but the first copy
+     * predicts the second, and every token's embedding learns to be told apart from the others.
      */
     private void repeatSpans(Batch b, Random rnd) {
         int len = b.length();
@@ -105,6 +111,8 @@ final class BrownTask implements Task {
             int s = rnd.nextInt(len + 2 - 2 * n);
             System.arraycopy(b.inputs(), r * len, w, 0, len);
             w[len] = b.targets()[r * len + len - 1];
+            if (repeatRandom > 0 && rnd.nextDouble() < repeatRandom)
+                for (int i = s; i < s + n; i++) w[i] = rnd.nextInt(data.eot());
             System.arraycopy(w, s, w, s + n, n);
             System.arraycopy(w, 0, b.inputs(), r * len, len);
             System.arraycopy(w, 1, b.targets(), r * len, len);
@@ -170,7 +178,9 @@ final class BrownTask implements Task {
                 + " tokens before it.") + extraDescription()
                 + (repeatShare == 0 ? "" : String.format(Locale.ROOT, " In %.0f %% of the training windows a span of %d–%d tokens of the window "
                 + "is written twice in a row (the copy takes the place of the tokens after the span), so that the second copy can be predicted from the first.",
-                100 * repeatShare, repeatMin, repeatMax));
+                100 * repeatShare, repeatMin, repeatMax)
+                + (repeatRandom == 0 ? "" : String.format(Locale.ROOT, " In %.0f %% of those windows the span is first filled with tokens drawn "
+                + "uniformly from the whole vocabulary, so that only the first copy predicts the second.", 100 * repeatRandom)));
     }
 
     private String extraDescription() {

@@ -99,6 +99,51 @@ class BrownTaskTest {
     }
 
     @Test
+    void aRandomShareOfRepeatedSpansIsRandomTokensWrittenTwiceAndTheRestOfTheWindowStaysNatural(@TempDir Path tmp) throws Exception {
+        Path data = corpus(tmp.resolve("brown"));
+        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
+        BrownTask random = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 6, \"max_len\": 8, \"random\": 0.5}"), data);
+        int randomRows = 0, rows = 0;
+        for (long step = 0; step < 40; step++) {
+            Task.StepBatch a = natural.batch(step), b = random.batch(step);
+            for (int r = 0; r < a.rows(); r++, rows++) {
+                int[] n = window(a, r), w = window(b, r);
+                int first = 0, last = n.length - 1;
+                while (first < n.length && n[first] == w[first]) first++;
+                while (last >= 0 && n[last] == w[last]) last--;
+                // the changed stretch lies inside one span written twice: [s, s + 2·len) with w[s..s+len) == w[s+len..s+2·len)
+                boolean found = false;
+                for (int len = 6; len <= 8 && !found; len++)
+                    for (int s = Math.max(0, last - 2 * len + 1); s <= first && s + 2 * len <= n.length && !found; s++) {
+                        boolean twice = true;
+                        for (int i = 0; i < len && twice; i++) twice = w[s + i] == w[s + len + i];
+                        found = twice;
+                    }
+                assertTrue(first > last || found, "step " + step + " row " + r + ": one span written twice, the rest natural");
+                // a random span differs from the text it replaced in (nearly) every token; a natural repeat keeps its first copy
+                int differ = 0;
+                for (int i = first; i <= last; i++) if (n[i] != w[i]) differ++;
+                if (first <= last && differ > (last - first + 1) / 2 && first < n.length && !spanIsNatural(n, w, first)) randomRows++;
+            }
+        }
+        assertTrue(randomRows > 0.3 * rows && randomRows < 0.7 * rows, randomRows + " of " + rows + " rows repeat random tokens");
+        var bad = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 0.1, \"random\": 2}"), data));
+        assertTrue(bad.getMessage().contains("repeat.random must be between 0 and 1"), bad.getMessage());
+    }
+
+    /** True when the repeat that starts changing the window at {@code first} copies natural text (its first copy is the window's own). */
+    private static boolean spanIsNatural(int[] n, int[] w, int first) {
+        // a natural repeat leaves the first copy untouched, so the first changed token is the copy's start: it equals an earlier token of n
+        for (int len = 6; len <= 8; len++)
+            if (first - len >= 0) {
+                boolean same = true;
+                for (int i = 0; i < len && same && first + i < n.length; i++) same = w[first + i] == n[first - len + i];
+                if (same) return true;
+            }
+        return false;
+    }
+
+    @Test
     void badRepeatSettingsNameTheProblem(@TempDir Path tmp) throws Exception {
         Path data = corpus(tmp.resolve("brown"));
         var share = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1.5}"), data));
