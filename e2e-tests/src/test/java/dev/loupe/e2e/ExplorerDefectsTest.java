@@ -69,6 +69,35 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void aLongLensOpenedByNavigationFillsInItsEarlyPositions() {
+        // by a link of the navigation bar: the view is built before it is attached to the page
+        String text = LongPromptTest.prompt(60);
+        open(view("prompt", "text=" + enc(text)));
+        page.locator("#explorer-nav a[data-view='lens']").click();
+        page.waitForURL(Pattern.compile(".*/lens\\?.*"));
+        assertLensComplete(text, 60);
+        // by its address, the first page of a session
+        String other = LongPromptTest.prompt(70);
+        open(view("lens", "text=" + enc(other)));
+        assertLensComplete(other, 70);
+    }
+
+    /** The lens of a prompt longer than its zoom window shows every position, each cell the API's. */
+    private void assertLensComplete(String text, int tokens) {
+        assertThat(page.locator("#lens-map")).hasAttribute("data-complete", "true");
+        assertThat(page.locator("#lens-rest")).isHidden();
+        // asked after the page: the page's own computation is what filled the cells
+        JsonNode r = get(app, api("logit-lens", "text=" + enc(text))).get("result");
+        int rows = r.get("layers").size();
+        assertEquals(rows * tokens, ((Number) chart("#lens-map", "c => c.getOption().series[0].data.length")).intValue());
+        for (int p : new int[]{0, 1, tokens - 1}) {
+            double shown = ((Number) chart("#lens-map", "c => c.getOption().series[0].data.map(d => d.value || d).find(d => d[0] === "
+                    + p + " && d[1] === 0)[2]")).doubleValue();
+            assertEquals(r.get("cells").get(0).get(p).get("top").get(0).get("prob").asDouble(), shown, 1e-5, "position " + p);
+        }
+    }
+
+    @Test
     void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
         open("/model/brown-6l");
         Locator card = page.locator("#card");

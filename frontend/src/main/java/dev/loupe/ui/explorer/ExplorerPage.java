@@ -2,6 +2,7 @@ package dev.loupe.ui.explorer;
 
 import com.vaadin.flow.component.Component;
 import com.vaadin.flow.component.Key;
+import com.vaadin.flow.component.UI;
 import com.vaadin.flow.component.button.Button;
 import com.vaadin.flow.component.button.ButtonVariant;
 import com.vaadin.flow.component.html.Anchor;
@@ -187,7 +188,16 @@ public abstract class ExplorerPage extends VerticalLayout implements BeforeEnter
         error.setText("Busy, retrying in " + busy.retryAfterSeconds() + " s: " + busy.getMessage());
         error.setVisible(true);
         if (retry != null && !retry.isDone()) return;
-        getUI().ifPresent(ui -> retry = UiTimer.later(ui, Duration.ofSeconds(busy.retryAfterSeconds()), this::rerun));
+        UI ui = ui();
+        if (ui != null) retry = UiTimer.later(ui, Duration.ofSeconds(busy.retryAfterSeconds()), this::rerun);
+    }
+
+    /**
+     * The page's UI, also while the view is being built for a navigation (before it is attached, when
+     * {@code getUI()} is still empty): the request's UI then.
+     */
+    protected UI ui() {
+        return getUI().orElseGet(UI::getCurrent);
     }
 
     protected void fail(String message) {

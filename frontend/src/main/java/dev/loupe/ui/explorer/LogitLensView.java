@@ -127,7 +127,8 @@ public class LogitLensView extends ExplorerPage {
         rest.setId("lens-rest");
         out.add(rest);
         String client = dev.loupe.ui.UiClient.current();
-        getUI().ifPresent(ui -> dev.loupe.ui.UiTimer.background(ui, () -> explorer.answer(full, client).result(), (all, e) -> {
+        // opened by a navigation the view is not attached yet: the request's UI receives the rest
+        dev.loupe.ui.UiTimer.background(ui(), () -> explorer.answer(full, client).result(), (all, e) -> {
             if (e != null) {
                 rest.setText("The other positions could not be computed: " + e.getMessage());
                 return;
@@ -135,7 +136,7 @@ public class LogitLensView extends ExplorerPage {
             map.show(spec(all, log));
             map.getElement().setAttribute("data-complete", "true");
             rest.setVisible(false);
-        }));
+        });
     }
 
     /** The heatmap of a lens; positions without cells (not computed yet) are left empty. */
