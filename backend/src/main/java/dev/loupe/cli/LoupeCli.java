@@ -8,7 +8,7 @@ import java.io.PrintWriter;
 /** Loupe's command line: {@code import}, {@code dump}, {@code patch}, {@code train}, {@code bench}, {@code corpus}, {@code circuit} and {@code neurons}. Errors print one line and exit non-zero. */
 @Command(name = "loupe", mixinStandardHelpOptions = true, version = "Loupe 0.1",
         description = "Loupe: mechanistic interpretability workbench for GPT-2-family models.",
-        subcommands = {ImportCommand.class, DumpCommand.class, PatchCommand.class, TrainCommand.class, BenchCommand.class, CorpusCommand.class, CircuitCommand.class, NeuronsCommand.class})
+        subcommands = {ImportCommand.class, DumpCommand.class, PatchCommand.class, TrainCommand.class, BenchCommand.class, CorpusCommand.class, CircuitCommand.class, NeuronsCommand.class, ProbesCommand.class})
 public final class LoupeCli implements Runnable {
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;

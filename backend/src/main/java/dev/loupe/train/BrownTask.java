@@ -43,6 +43,12 @@ final class BrownTask implements Task {
     private final int repeatMin, repeatMax;
     /** Task field {@code repeat.random}: the share of repeated spans whose tokens are first replaced by random tokens. */
     private final double repeatRandom;
+    /**
+     * Task field {@code repeat.vocab}: random span tokens are drawn from the {@code vocab} most frequent tokens of the
+     * training text (0: the whole vocabulary). A token that never occurs in training keeps an embedding nearly tied
+     * to every other unseen token's, so no head can tell two of them apart and copying them cannot be learned.
+     */
+    private final int[] randomTokens;
 
     private record Extra(Path dir, TokenDataset data, double weight) {
     }
@@ -80,8 +86,15 @@ final class BrownTask implements Task {
         repeatMin = repeat.path("min_len").asInt(16);
         repeatMax = repeat.path("max_len").asInt((recipe.seq() + 1) / 2);
         repeatRandom = repeat.path("random").asDouble(0);
+        int vocab = repeat.path("vocab").asInt(0);
+        if (vocab < 0 || vocab >= data.eot()) throw new IllegalArgumentException("repeat.vocab must be between 0 and " + (data.eot() - 1) + ", got " + vocab);
+        randomTokens = vocab == 0 ? null : mostFrequent(streams, vocab, data.eot());
+        if (randomTokens != null && randomTokens.length < vocab)
+            throw new IllegalArgumentException("repeat.vocab is " + vocab + " but the training text has only " + randomTokens.length + " distinct tokens");
         if (repeatRandom < 0 || repeatRandom > 1) throw new IllegalArgumentException("repeat.random must be between 0 and 1, got " + repeatRandom);
         if (repeatShare < 0 || repeatShare > 1) throw new IllegalArgumentException("repeat.share must be between 0 and 1, got " + repeatShare);
+        if (repeatShare == 0 && repeatRandom > 0) throw new IllegalArgumentException("repeat.random needs repeat.share above 0");
+        if (repeatRandom == 0 && vocab > 0) throw new IllegalArgumentException("repeat.vocab needs repeat.random above 0");
         if (repeatShare > 0 && (repeatMin < 1 || repeatMin > repeatMax || 2 * repeatMax > recipe.seq() + 1))
             throw new IllegalArgumentException("repeat spans need 1 <= min_len <= max_len <= (seq + 1) / 2 = " + (recipe.seq() + 1) / 2
                     + ", got " + repeatMin + ".." + repeatMax);
@@ -98,9 +111,9 @@ final class BrownTask implements Task {
      * from [min_len, max_len], s uniform where both copies fit), so that natural text repeats as it does in real
      * documents (a name, a quoted line) far more often than in 1.3 M tokens of Brown: the second copy can only be
      * predicted by looking back at the first, which is what induction heads learn. Inputs and targets stay one
-     * window shifted by one token. In a {@code repeat.random} share of those rows the span is first filled with tokens
-     * drawn uniformly from the whole vocabulary (as the induction probe draws them): there nothing but the first copy
-     * predicts the second, and every token's embedding learns to be told apart from the others.
+     * window shifted by one token. In a {@code repeat.random} share of those rows the span is first filled with random
+     * tokens (from the whole vocabulary, as the standard induction probe draws them, or from the {@code repeat.vocab} most
+     * frequent training tokens): there nothing but the first copy predicts the second.
      */
     private void repeatSpans(Batch b, Random rnd) {
         int len = b.length();
@@ -112,11 +125,24 @@ final class BrownTask implements Task {
             System.arraycopy(b.inputs(), r * len, w, 0, len);
             w[len] = b.targets()[r * len + len - 1];
             if (repeatRandom > 0 && rnd.nextDouble() < repeatRandom)
-                for (int i = s; i < s + n; i++) w[i] = rnd.nextInt(data.eot());
+                for (int i = s; i < s + n; i++) w[i] = randomToken(rnd);
             System.arraycopy(w, s, w, s + n, n);
             System.arraycopy(w, 0, b.inputs(), r * len, len);
             System.arraycopy(w, 1, b.targets(), r * len, len);
         }
+    }
+
+    private int randomToken(Random rnd) {
+        return randomTokens == null ? rnd.nextInt(data.eot()) : randomTokens[rnd.nextInt(randomTokens.length)];
+    }
+
+    /** The (at most) {@code k} tokens other than {@code eot} that occur most often in the streams, ties broken by id, in id order. */
+    static int[] mostFrequent(List<int[]> streams, int k, int eot) {
+        long[] counts = new long[eot];
+        for (int[] s : streams) for (int t : s) if (t >= 0 && t < eot) counts[t]++;
+        return java.util.stream.IntStream.range(0, eot).filter(t -> counts[t] > 0).boxed()
+                .sorted((a, b) -> counts[a] != counts[b] ? Long.compare(counts[b], counts[a]) : Integer.compare(a, b))
+                .limit(k).mapToInt(Integer::intValue).sorted().toArray();
     }
 
     /** {@code <|endoftext|>} + r + r with r uniform over the other GPT-2 tokens: the standard induction test. */
@@ -124,6 +150,14 @@ final class BrownTask implements Task {
         int eot = data.eot();
         return InductionProbe.random(recipe.config(), eot, 0, eot, Math.min(25, (recipe.seq() - 1) / 2), 32);
     }
+
+    /** The same test with r uniform over the {@value #COMMON} most frequent tokens of the training text. */
+    private InductionProbe commonProbe() {
+        return InductionProbe.random(recipe.config(), data.eot(), mostFrequent(streams, COMMON, data.eot()), Math.min(25, (recipe.seq() - 1) / 2), 32);
+    }
+
+    /** How many of the most frequent training tokens the common-token induction test draws from. */
+    static final int COMMON = 5000;
 
     /** {@code <|endoftext|>} + x + x with x the start of each of the first 16 held-out documents (up to 100 tokens). */
     private InductionProbe textProbe() {
@@ -148,6 +182,11 @@ final class BrownTask implements Task {
         m.put("heldout_tokens", (double) count);
         InductionProbe random = randomProbe();
         m.put("induction_score", random.headScores(e).maxInduction());
+        InductionProbe common = commonProbe();
+        m.put("induction_score_common", common.headScores(e).maxInduction());
+        InductionProbe.CopyLosses c = common.copyLosses(e);
+        m.put("common_loss_first", c.first());
+        m.put("common_loss_second", c.second());
         InductionProbe.CopyLosses r = random.copyLosses(e), t = textProbe().copyLosses(e);
         m.put("random_loss_first", r.first());
         m.put("random_loss_second", r.second());
@@ -180,7 +219,8 @@ final class BrownTask implements Task {
                 + "is written twice in a row (the copy takes the place of the tokens after the span), so that the second copy can be predicted from the first.",
                 100 * repeatShare, repeatMin, repeatMax)
                 + (repeatRandom == 0 ? "" : String.format(Locale.ROOT, " In %.0f %% of those windows the span is first filled with tokens drawn "
-                + "uniformly from the whole vocabulary, so that only the first copy predicts the second.", 100 * repeatRandom)));
+                + "uniformly from %s, so that only the first copy predicts the second.", 100 * repeatRandom,
+                randomTokens == null ? "the whole vocabulary" : "the " + randomTokens.length + " most frequent tokens of the training text")));
     }
 
     private String extraDescription() {
@@ -208,6 +248,10 @@ final class BrownTask implements Task {
                         + "held-out documents repeated (`<|endoftext|>` + x + x, %d tokens each) %.3f → %.3f; 32 random token sequences repeated %.3f → %.3f.%n%n",
                 textProbe().segment(), finalEval.get("text_loss_first"), finalEval.get("text_loss_second"),
                 finalEval.get("random_loss_first"), finalEval.get("random_loss_second"))
-                + randomProbe().table(e, "uniform random GPT-2 tokens");
+                + randomProbe().table(e, "uniform random GPT-2 tokens")
+                + String.format(Locale.ROOT, "%nThe same on 32 sequences of tokens drawn from the %d most frequent tokens of the training text "
+                        + "(loss %.3f → %.3f): tokens a model has never seen keep nearly tied embeddings, so no head can match them.%n%n",
+                COMMON, finalEval.get("common_loss_first"), finalEval.get("common_loss_second"))
+                + commonProbe().table(e, "tokens drawn from the " + COMMON + " most frequent training tokens");
     }
 }

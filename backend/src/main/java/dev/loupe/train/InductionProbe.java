@@ -48,9 +48,14 @@ final class InductionProbe {
 
     /** {@code rows} segments of {@code segment} tokens drawn uniformly from [from, to) with a fixed seed. */
     static InductionProbe random(GptConfig config, int bos, int from, int to, int segment, int rows) {
+        return random(config, bos, java.util.stream.IntStream.range(from, to).toArray(), segment, rows);
+    }
+
+    /** {@code rows} segments of {@code segment} tokens drawn uniformly from {@code pool} with a fixed seed. */
+    static InductionProbe random(GptConfig config, int bos, int[] pool, int segment, int rows) {
         Random rnd = new Random(12345);
         int[][] s = new int[rows][segment];
-        for (int[] row : s) for (int i = 0; i < segment; i++) row[i] = from + rnd.nextInt(to - from);
+        for (int[] row : s) for (int i = 0; i < segment; i++) row[i] = pool[rnd.nextInt(pool.length)];
         return new InductionProbe(config, bos, s);
     }
 

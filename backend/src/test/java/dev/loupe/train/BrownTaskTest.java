@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.data.CorpusDocument;
 import dev.loupe.data.DatasetBuilder;
+import dev.loupe.data.TokenDataset;
 import dev.loupe.data.TaggedWord;
 import dev.loupe.grad.Backprop;
 import dev.loupe.hooks.HookPoints;
@@ -21,6 +22,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.HashMap;
 import java.util.Random;
 import java.util.Set;
 
@@ -142,6 +145,40 @@ class BrownTaskTest {
     }
 
     @Test
+    void randomSpansOfARestrictedVocabularyUseOnlyTheMostFrequentTrainingTokens(@TempDir Path tmp) throws Exception {
+        Path data = corpus(tmp.resolve("brown"));
+        // the five most frequent tokens of the training documents, counted here
+        Map<Integer, Long> counts = new HashMap<>();
+        TokenDataset ds = TokenDataset.open(data);
+        for (int t : ds.stream(false)) if (t != ds.eot()) counts.merge(t, 1L, Long::sum);
+        Set<Integer> top = new HashSet<>(counts.entrySet().stream()
+                .sorted((a, b) -> !a.getValue().equals(b.getValue()) ? Long.compare(b.getValue(), a.getValue()) : Integer.compare(a.getKey(), b.getKey()))
+                .limit(5).map(Map.Entry::getKey).toList());
+        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
+        BrownTask random = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 6, \"max_len\": 8, \"random\": 1, \"vocab\": 5}"), data);
+        int changed = 0;
+        for (long step = 0; step < 10; step++) {
+            Task.StepBatch a = natural.batch(step), b = random.batch(step);
+            for (int r = 0; r < a.rows(); r++) {
+                int[] n = window(a, r), w = window(b, r);
+                for (int i = 0; i < n.length; i++)
+                    if (n[i] != w[i]) {
+                        changed++;
+                        assertTrue(top.contains(w[i]), "step " + step + " row " + r + ": token " + w[i] + " is not one of the 5 most frequent " + top);
+                    }
+            }
+        }
+        assertTrue(changed > 100, changed + " tokens changed");
+        var tooMany = assertThrows(IllegalArgumentException.class,
+                () -> new BrownTask(recipe(data, "{\"share\": 1, \"random\": 1, \"vocab\": 40000}"), data));
+        assertTrue(tooMany.getMessage().contains("repeat.vocab is 40000 but the training text has only " + counts.size() + " distinct tokens"), tooMany.getMessage());
+        var noShare = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"random\": 0.5}"), data));
+        assertTrue(noShare.getMessage().contains("repeat.random needs repeat.share above 0"), noShare.getMessage());
+        var noRandom = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 0.5, \"vocab\": 5}"), data));
+        assertTrue(noRandom.getMessage().contains("repeat.vocab needs repeat.random above 0"), noRandom.getMessage());
+    }
+
+    @Test
     void badRepeatSettingsNameTheProblem(@TempDir Path tmp) throws Exception {
         Path data = corpus(tmp.resolve("brown"));
         var share = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1.5}"), data));
@@ -156,7 +193,8 @@ class BrownTaskTest {
         Recipe r = recipe(data, "{\"share\": 0.2, \"min_len\": 4, \"max_len\": 8}");
         TrainerTest.train(r, tmp.resolve("w"), tmp.resolve("m"), false);
         List<String> eval = Files.readAllLines(tmp.resolve("w/eval.csv"));
-        assertEquals("step,tokens,heldout_loss,heldout_tokens,induction_score,random_loss_first,random_loss_second,text_loss_first,text_loss_second",
+        assertEquals("step,tokens,heldout_loss,heldout_tokens,induction_score,induction_score_common,common_loss_first,common_loss_second,"
+                        + "random_loss_first,random_loss_second,text_loss_first,text_loss_second",
                 eval.get(0));
         String card = Files.readString(tmp.resolve("m/CARD.md"));
         assertTrue(card.contains("### Induction") && card.contains("| 0.1 |"), card);
