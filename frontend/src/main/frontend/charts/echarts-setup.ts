@@ -55,7 +55,10 @@ export abstract class ChartElement extends HTMLElement {
       this.appendChild(this.box);
     }
     if (!this.style.display) this.style.display = 'block';
-    this.observer = new ResizeObserver(() => this.chart?.resize());
+    this.observer = new ResizeObserver(() => {
+      this.chart?.resize();
+      if (this.chart) this.drawn(this.chart);
+    });
     this.observer.observe(this);
     this.render();
   }
@@ -86,6 +89,8 @@ export abstract class ChartElement extends HTMLElement {
       this.rendererType = renderer;
       this.chart = echarts.init(this.box, undefined, { renderer });
       this.chart.on('click', (p: any) => this.clicked(p));
+      // after the zoom's own update, not inside it
+      this.chart.on('datazoom', () => { setTimeout(() => { if (this.chart) this.drawn(this.chart); }, 0); });
       // drawn, not only configured: what a user sees (tests wait on this attribute)
       this.chart.on('finished', () => {
         if (this.pending) this.dataset.rendered = String(Number(this.dataset.rendered || '0') + 1);
@@ -95,9 +100,13 @@ export abstract class ChartElement extends HTMLElement {
     this.pending = true;
     this.chart.setOption(this.options(spec), true);
     this.chart.resize();
+    this.drawn(this.chart);
   }
 
   protected abstract options(spec: any): any;
+
+  /** After the chart is laid out (set, resized): a chart can adjust what depends on its pixels. */
+  protected drawn(_chart: echarts.ECharts) {}
 
   /** Saves the chart as a PNG file (the SVG drawn onto a canvas at twice its size, on white). */
   downloadPng(name: string) {

@@ -26,6 +26,12 @@ function textColour(cell: number[]): string {
   return (1.05 / (l + 0.05)) >= ((l + 0.05) / 0.05) ? '#ffffff' : '#000000';
 }
 
+/** A cell label cut to a cell `cell` pixels wide (an ellipsis at its end); none in cells too narrow for a letter. */
+function fit(cell: number): any {
+  const width = Math.floor(cell - 4);
+  return { width: Math.max(1, width), overflow: 'truncate', ellipsis: '…', show: width >= 10 };
+}
+
 /** A zoom window over an axis: the last `window` entries (all when window is 0), with a slider and the wheel. */
 function zoom(axis: 'x' | 'y', n: number, window: number): any[] {
   const start = window > 0 ? Math.max(0, n - window) : 0;
@@ -51,6 +57,11 @@ class LoupeHeatmap extends ChartElement {
     return cells > CANVAS_CELLS ? 'canvas' : 'svg';
   }
 
+  /** Whether the cell labels are cut to the cells' width (spec.fitText, with text and at least two columns). */
+  private fitting = false;
+  /** The label width set last (each new spec sets its own first guess). */
+  private fittedWidth = -1;
+
   protected options(s: any): any {
     const values: (number | null)[][] = s.values || [];
     const text: string[][] | undefined = s.text;
@@ -68,6 +79,10 @@ class LoupeHeatmap extends ChartElement {
     }
     const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
     const nx = s.xLabels?.length ?? 0, ny = s.yLabels?.length ?? 0;
+    this.fitting = !!(s.fitText && text) && nx >= 2;
+    const guess = fit(((this.clientWidth || 800) - (s.gridLeft ?? 90) - (s.zoomY !== undefined ? 36 : 20))
+      / Math.max(1, s.zoomX ? Math.min(s.zoomX, nx) : nx));
+    this.fittedWidth = this.fitting ? guess.width : -1;
     const dataZoom = [...(s.zoomX !== undefined ? zoom('x', nx, s.zoomX) : []), ...(s.zoomY !== undefined ? zoom('y', ny, s.zoomY) : [])];
     const axisLabel = (n: number, rotate: number) => ({
       show: !s.hideAxes, rotate, fontSize: 11, hideOverlap: true,
@@ -109,6 +124,8 @@ class LoupeHeatmap extends ChartElement {
         type: 'heatmap', data, progressive: 0,
         label: {
           show: !!text, fontSize: s.labelSize ?? 10, color: '#000000',
+          // fitText: each label cut to its cell (see drawn); until the chart is laid out, the width the grid gives it
+          ...(this.fitting ? guess : {}),
           formatter: (p: any) => {
             const [x, y] = p.value ?? p.data;
             return text ? (text[y]?.[x] ?? '') : '';
@@ -117,6 +134,17 @@ class LoupeHeatmap extends ChartElement {
         emphasis: { itemStyle: { borderColor: '#ff9800', borderWidth: 2 } },
       }],
     };
+  }
+
+  /** With fitText, the labels follow the cells' width as the zoom window or the size changes. */
+  protected drawn(chart: any) {
+    if (!this.fitting) return;
+    const width = Math.abs(chart.convertToPixel({ xAxisIndex: 0 }, 1) - chart.convertToPixel({ xAxisIndex: 0 }, 0));
+    if (!Number.isFinite(width)) return;
+    const label = fit(width);
+    if (label.width === this.fittedWidth) return;
+    this.fittedWidth = label.width;
+    chart.setOption({ series: [{ label }] });
   }
 
   protected exportData(s: any): ChartData {

@@ -46,6 +46,17 @@ public interface Tokenizer {
         return visibleWhitespace ? TokenText.visibleWhitespace(s) : s;
     }
 
+    /**
+     * Labels of a sequence of tokens for the views, whitespace visible: a character split over tokens is written in
+     * each piece with its part ({@code 頭(1/2)}, {@code 頭(2/2)}), bytes that form no character as {@code ⟨E5 BE⟩}.
+     */
+    default List<String> labels(int... ids) {
+        checkIds(ids);
+        List<byte[]> bytes = new ArrayList<>(ids.length);
+        for (int id : ids) bytes.add(tokenBytes(id));
+        return TokenText.labels(bytes);
+    }
+
     default List<String> displayAll(int[] ids, boolean visibleWhitespace) {
         List<String> out = new ArrayList<>(ids.length);
         for (int id : ids) out.add(display(id, visibleWhitespace));

@@ -39,6 +39,24 @@ class TokenizerTest {
     }
 
     @Test
+    void labelsJoinACharacterSplitOverTokensAndMarkStrayBytes() {
+        byte[] head = "\u982d".getBytes(java.nio.charset.StandardCharsets.UTF_8); // 頭: E9 A0 AD
+        List<String> split = TokenText.labels(List.of(new byte[]{'a', (byte) 0xE9, (byte) 0xA0}, new byte[]{(byte) 0xAD, ' ', 'b'}));
+        assertEquals(3, head.length);
+        assertEquals(List.of("a\u982d(1/2)", "\u982d(2/2)·b"), split);
+        // bytes that complete nothing: one mark per token, its bytes in order
+        assertEquals(List.of("⟨E5 BE⟩", "x⟨C3⟩"), TokenText.labels(List.of(new byte[]{(byte) 0xE5, (byte) 0xBE}, new byte[]{'x', (byte) 0xC3})));
+        // a character over three tokens; the tokenizer's own ids
+        assertEquals(List.of("\u982d(1/3)", "\u982d(2/3)", "\u982d(3/3)"),
+                TokenText.labels(List.of(new byte[]{head[0]}, new byte[]{head[1]}, new byte[]{head[2]})));
+        int[] ids = gpt2.encode("\u982d\u982d x", false);
+        List<String> labels = gpt2.labels(ids);
+        assertEquals(ids.length, labels.size());
+        assertEquals("·x", labels.get(labels.size() - 1));
+        for (String l : labels.subList(0, labels.size() - 1)) assertTrue(l.matches("(\u982d(\\(\\d/\\d\\))?)+"), labels.toString());
+    }
+
+    @Test
     void outOfRangeIdsAreNamed() {
         var e = assertThrows(TokenizerException.class, () -> gpt2.decode(1, 50257));
         assertTrue(e.getMessage().contains("token id 50257 at position 1"), e.getMessage());

@@ -97,6 +97,52 @@ class ExplorerDefectsTest extends BrowserTest {
         }
     }
 
+    /** Cell labels of a heatmap inside its grid wider than a cell: {cell width, labels, too wide}. */
+    static final String LABELS_WIDER_THAN_CELLS = """
+            c => {
+              const w = Math.abs(c.convertToPixel({xAxisIndex: 0}, 1) - c.convertToPixel({xAxisIndex: 0}, 0));
+              const g = c.getModel().getComponent('grid', 0).coordinateSystem.getRect();
+              const box = c.getDom().getBoundingClientRect();
+              const inGrid = [...c.getDom().querySelectorAll('svg text')].map(t => ({ t: t.textContent, r: t.getBoundingClientRect() }))
+                .filter(o => { const x = o.r.left + o.r.width / 2 - box.left, y = o.r.top + o.r.height / 2 - box.top;
+                  return x > g.x && x < g.x + g.width && y > g.y && y < g.y + g.height; });
+              return { cell: w, labels: inGrid.length, wide: inGrid.filter(o => o.r.width > w).map(o => o.t + ' ' + o.r.width) };
+            }""";
+
+    @Test
+    void lensLabelsFitTheirCellsAndByteTokensReadAsCharactersAtFullContext() {
+        page.setViewportSize(1280, 1000);
+        // a character GPT-2 writes as byte tokens, at the end of a prompt that fills the context
+        String suffix = " \u9451";
+        JsonNode pieces = get(app, api("tokenize", "text=" + enc(suffix)));
+        int k = pieces.get("ids").size() - 1;
+        assertTrue(pieces.get("tokens").toString().contains("\\\\x"), "the character is split into byte tokens: " + pieces);
+        String text = LongPromptTest.prompt(LoupeApp.MODEL_CONTEXT - k) + suffix;
+        assertEquals(LoupeApp.MODEL_CONTEXT, get(app, api("tokenize", "text=" + enc(text))).get("ids").size());
+        open(view("lens", "text=" + enc(text)));
+        assertThat(page.locator("#lens-map")).hasAttribute("data-complete", "true");
+        @SuppressWarnings("unchecked")
+        List<String> x = (List<String>) chart("#lens-map", "c => c.getOption().xAxis[0].data");
+        int last = LoupeApp.MODEL_CONTEXT - 1;
+        // the last piece of the character: the character and which piece
+        assertTrue(x.get(last).matches(last + " \u9451\\(([2-4])/\\1\\)"), x.subList(last - k, last + 1).toString());
+        assertFalse(x.stream().anyMatch(l -> l.contains("\\x")), x.toString());
+        String spec = page.locator("#lens-map").evaluate("e => e.spec").toString();
+        assertFalse(spec.contains("\\\\x"), "a \\x escape in the lens");
+
+        // the window over the last 40 positions, then every position
+        @SuppressWarnings("unchecked")
+        var fit = (java.util.Map<String, Object>) chart("#lens-map", LABELS_WIDER_THAN_CELLS);
+        assertTrue(((Number) fit.get("labels")).intValue() >= 40, fit.toString());
+        assertEquals(List.of(), fit.get("wide"), "labels wider than their cell (" + fit.get("cell") + " px)");
+        screenshot("lens-full-context");
+        page.locator("#lens-map").evaluate("e => e.chart.dispatchAction({ type: 'dataZoom', start: 0, end: 100 })");
+        page.waitForFunction("() => document.querySelector('#lens-map').chart.getOption().series[0].label.width < 20");
+        @SuppressWarnings("unchecked")
+        var all = (java.util.Map<String, Object>) chart("#lens-map", LABELS_WIDER_THAN_CELLS);
+        assertEquals(List.of(), all.get("wide"), "labels wider than their cell (" + all.get("cell") + " px)");
+    }
+
     @Test
     void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
         open("/model/brown-6l");

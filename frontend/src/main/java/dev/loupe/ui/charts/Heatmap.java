@@ -47,6 +47,8 @@ public class Heatmap extends ChartComponent {
         public Spec legend() { o.put("legend", true); return this; }
         public Spec height(int px) { o.put("height", px); return this; }
         public Spec labelSize(int px) { o.put("labelSize", px); return this; }
+        /** Cuts every cell's text to the cell's width (an ellipsis at the end; the tooltip shows it whole). */
+        public Spec fitText() { o.put("fitText", true); return this; }
         /** Show every n-th axis label (0: all). */
         public Spec labelInterval(int n) { o.put("labelInterval", n); return this; }
         public Spec hideAxes() { o.put("hideAxes", true); return this; }

@@ -105,7 +105,7 @@ public class LogitLensView extends ExplorerPage {
         boolean chosen = r.target() != null;
         boolean log = chosen && !"linear".equals(state.get("scale"));
         out.add(new Paragraph((chosen
-                ? "Probability of " + r.target().token() + " (id " + r.target().id() + ") at every layer and position"
+                ? "Probability of " + explorer.tokenizer(model).labels(r.target().id()).get(0) + " (id " + r.target().id() + ") at every layer and position"
                   + (log ? ", coloured on a log scale; each cell shows the token's rank among the " + config().dVocab() + " tokens (#1 is the top)." : ".")
                 : "The most likely next token at every layer and position; colour: its probability.")
                 + " Each row is " + streamText(r.stream()) + ", read through the final LayerNorm (with its own scale) and the unembedding."));
@@ -114,9 +114,10 @@ public class LogitLensView extends ExplorerPage {
         map.show(spec(r, log));
         out.add(map);
         int layers = r.layers().size();
-        TokenInfo last = r.tokens().get(t - 1);
         Candidate finalTop = r.cells().get(layers - 1).get(t - 1).top().get(0);
-        Paragraph summary = new Paragraph("After the last token " + last.token() + ", the model predicts " + finalTop.token()
+        var tokenizer = explorer.tokenizer(model);
+        String lastName = tokenizer.labels(r.tokens().stream().mapToInt(TokenInfo::id).toArray()).get(t - 1);
+        Paragraph summary = new Paragraph("After the last token " + lastName + ", the model predicts " + tokenizer.labels(finalTop.id()).get(0)
                 + " (" + pct(finalTop.prob()) + ")" + (cached ? " · from the cache" : ""));
         summary.setId("lens-summary");
         out.add(summary);
@@ -143,8 +144,13 @@ public class LogitLensView extends ExplorerPage {
     private Heatmap.Spec spec(LogitLens.Result r, boolean log) {
         int layers = r.layers().size(), t = r.tokens().size();
         boolean chosen = r.target() != null;
+        var tok = explorer.tokenizer(model);
+        // byte-level pieces read as the characters they form together, stray bytes as ⟨E5 BE⟩
+        List<String> words = tok.labels(r.tokens().stream().mapToInt(TokenInfo::id).toArray());
+        java.util.Map<Integer, String> names = new java.util.HashMap<>();
+        java.util.function.IntFunction<String> name = id -> names.computeIfAbsent(id, i -> tok.labels(i).get(0));
         List<String> x = new ArrayList<>();
-        for (int p = 0; p < t; p++) x.add(p + " " + r.tokens().get(p).token());
+        for (int p = 0; p < t; p++) x.add(p + " " + words.get(p));
         List<String> y = new ArrayList<>();
         for (String l : r.layers()) y.add(rowLabel(l));
         double[][] values = new double[layers][t];
@@ -161,16 +167,17 @@ public class LogitLensView extends ExplorerPage {
                 }
                 Candidate top = c.top().get(0);
                 values[l][p] = log ? Math.log10(Math.max(FLOOR, c.target())) : chosen ? c.target() : top.prob();
-                text[l][p] = log ? "#" + c.targetRank() : chosen ? pct(c.target()) : shorten(top.token());
+                // the chart cuts a label to its cell's width; the tooltip has it whole
+                text[l][p] = log ? "#" + c.targetRank() : chosen ? pct(c.target()) : name.apply(top.id());
                 StringBuilder tip = new StringBuilder();
-                if (chosen) tip.append(r.target().token()).append(": ").append(pct(c.target())).append(" (rank ").append(c.targetRank()).append(")\n");
+                if (chosen) tip.append(name.apply(r.target().id())).append(": ").append(pct(c.target())).append(" (rank ").append(c.targetRank()).append(")\n");
                 tip.append("top 5:");
-                for (Candidate k : c.top()) tip.append("\n").append(k.token()).append("  ").append(pct(k.prob()));
+                for (Candidate k : c.top()) tip.append("\n").append(name.apply(k.id())).append("  ").append(pct(k.prob()));
                 tips[l][p] = tip.toString();
             }
         }
         Heatmap.Spec spec = new Heatmap.Spec().xLabels(x).yLabels(y).axisNames("position", "layer").values(values).text(text).tips(tips)
-                .legend().height(Math.max(260, 110 + (layers > 20 ? 24 : 34) * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10);
+                .legend().height(Math.max(260, 110 + (layers > 20 ? 24 : 34) * layers)).grid(120, 110).nameGaps(80, 100).labelSize(10).fitText();
         if (log) spec.range(Math.log10(FLOOR), 0).legendText("100%", "0.0001%"); // FLOOR
         else spec.range(0, 1);
         // long prompts open on the last positions, with a slider over the rest
@@ -196,5 +203,4 @@ public class LogitLensView extends ExplorerPage {
         return "L" + p[1] + " " + p[2].substring("hook_".length());
     }
 
-    private static String shorten(String s) { return s.length() > 9 ? s.substring(0, 8) + "…" : s; }
 }

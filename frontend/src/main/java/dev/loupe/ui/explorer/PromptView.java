@@ -55,7 +55,11 @@ public class PromptView extends ExplorerPage {
         int scoredAfter = explorer.scoredAfter(model);
         java.util.function.Predicate<Predictions.Position> scored = p -> p.loss() != null && p.position() - 1 >= scoredAfter;
         double meanLoss = ps.stream().filter(scored).mapToDouble(Predictions.Position::loss).average().orElse(Double.NaN);
-        boolean words = explorer.tokenizer(model) instanceof ListTokenizer; // list vocabularies are words separated by spaces
+        var tokenizer = explorer.tokenizer(model);
+        boolean words = tokenizer instanceof ListTokenizer; // list vocabularies are words separated by spaces
+        // byte-level pieces read as the characters they form together, stray bytes as ⟨E5 BE⟩ (as the other views show them)
+        List<String> names = tokenizer.labels(ps.stream().mapToInt(p -> p.token().id()).toArray());
+        java.util.function.Function<Candidate, String> name = c -> tokenizer.labels(c.id()).get(0);
 
         String lossLine = Double.isNaN(meanLoss) ? "no token of this prompt is scored" : "mean loss " + fmt(meanLoss) + " nats";
         if (scoredAfter > 0) lossLine += " (" + model + " was trained only on the predictions from position " + scoredAfter
@@ -75,7 +79,7 @@ public class PromptView extends ExplorerPage {
             chip.getStyle().set("border", "1px solid var(--lumo-contrast-20pct)").set("border-radius", "4px")
                     .set("padding", "2px 6px").set("text-align", "center").set("cursor", "pointer")
                     .set("background", p.position() == selected ? "var(--lumo-primary-color-10pct)" : "");
-            Span tok = new Span(p.token().token());
+            Span tok = new Span(names.get(p.position()));
             tok.addClassName("token");
             tok.getStyle().set("font-family", "monospace").set("white-space", "pre");
             Span id = new Span(String.valueOf(p.token().id()));
@@ -102,7 +106,7 @@ public class PromptView extends ExplorerPage {
                 double w = Math.min(1, p.loss() / Math.max(1e-9, maxLoss));
                 s.getStyle().set("background", String.format(java.util.Locale.ROOT, "rgba(215, 48, 39, %.3f)", 0.08 + 0.8 * w));
                 s.getElement().setAttribute("title", String.format(java.util.Locale.ROOT, "%s · id %d · loss %.3f · p %s",
-                        p.token().token(), p.token().id(), p.loss(), pct(p.prob())));
+                        names.get(p.position()), p.token().id(), p.loss(), pct(p.prob())));
                 s.getElement().setAttribute("data-loss", fmt(p.loss()));
             } else {
                 s.addClassName("unscored");
@@ -120,7 +124,7 @@ public class PromptView extends ExplorerPage {
         grid.setId("predictions");
         grid.addThemeVariants(GridVariant.LUMO_COMPACT, GridVariant.LUMO_ROW_STRIPES, GridVariant.LUMO_WRAP_CELL_CONTENT);
         grid.addColumn(Predictions.Position::position).setHeader("pos").setWidth("60px").setFlexGrow(0);
-        grid.addColumn(p -> p.token().token()).setHeader("token").setAutoWidth(true).setFlexGrow(0);
+        grid.addColumn(p -> names.get(p.position())).setHeader("token").setAutoWidth(true).setFlexGrow(0);
         grid.addColumn(p -> p.token().id()).setHeader("id").setAutoWidth(true).setFlexGrow(0);
         grid.addColumn(p -> p.loss() == null ? "" : scored.test(p) ? fmt(p.loss()) : "(" + fmt(p.loss()) + ", not scored)")
                 .setHeader("loss").setAutoWidth(true).setFlexGrow(0);
@@ -129,7 +133,7 @@ public class PromptView extends ExplorerPage {
         // a template renderer, so hundreds of rows cost no server-side components
         grid.addColumn(LitRenderer.<Predictions.Position>of(
                         "<span class='top-next' style='white-space: normal; font-family: monospace'>${item.next}</span>")
-                .withProperty("next", p -> p.next().stream().map(c -> c.token() + "\u00a0" + pct(c.prob()))
+                .withProperty("next", p -> p.next().stream().map(c -> name.apply(c) + "\u00a0" + pct(c.prob()))
                         .collect(java.util.stream.Collectors.joining("\u2003 "))))
                 .setHeader("top-10 next tokens").setFlexGrow(1);
         grid.setItems(ps);
@@ -141,8 +145,8 @@ public class PromptView extends ExplorerPage {
         Predictions.Position sel = ps.get(selected);
         Bars bars = new Bars();
         bars.setId("next-bars");
-        bars.showPercent("Next token after position " + selected + " (" + sel.token().token() + ")",
-                sel.next().stream().map(Candidate::token).toList(), sel.next().stream().mapToDouble(Candidate::prob).toArray());
+        bars.showPercent("Next token after position " + selected + " (" + names.get(selected) + ")",
+                sel.next().stream().map(name).toList(), sel.next().stream().mapToDouble(Candidate::prob).toArray());
         out.add(bars);
     }
 
