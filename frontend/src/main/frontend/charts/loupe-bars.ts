@@ -1,5 +1,5 @@
 import type { ChartData } from './echarts-setup';
-import { ChartElement } from './echarts-setup';
+import { ChartElement, escapeHtml } from './echarts-setup';
 
 /**
  * Horizontal bars, one per label. Spec: { title, labels, values, height, valueName, colorBySign }.
@@ -11,14 +11,25 @@ class LoupeBars extends ChartElement {
     // percent: values are percentages, written as the tables write them (12%, 3.4%)
     const fmt = s.percent ? (v: number) => (v < 0.05 ? '<0.1%' : `${v >= 9.95 ? v.toFixed(0) : v.toFixed(1)}%`)
       : (v: number) => (Math.abs(v) >= 10 ? v.toFixed(2) : v.toFixed(s.digits ?? 3));
+    const left = s.gridLeft ?? 110;
     return {
       animation: false,
       title: s.title ? { text: s.title, left: 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
-      grid: { left: s.gridLeft ?? 110, right: 60, top: s.title ? 36 : 10, bottom: 30 },
-      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => fmt(v) },
+      grid: { left, right: 60, top: s.title ? 36 : 10, bottom: 30 },
+      // the label whole (the axis cuts long ones), wrapped
+      tooltip: {
+        trigger: 'axis', axisPointer: { type: 'shadow' }, confine: true,
+        formatter: (ps: any) => {
+          const p = Array.isArray(ps) ? ps[0] : ps;
+          return `<div class="bar-tip" style="white-space: normal; max-width: 480px; overflow-wrap: anywhere">`
+            + `${escapeHtml(String(s.labels?.[p.dataIndex] ?? ''))}<br><b>${fmt(p.value)}</b></div>`;
+        },
+      },
       xAxis: { type: 'value', name: s.valueName, nameLocation: 'middle', nameGap: 22,
         axisLabel: s.percent ? { formatter: (v: number) => `${v}%` } : undefined },
-      yAxis: { type: 'category', data: s.labels, inverse: true, axisLabel: { interval: 0, fontSize: 11 } },
+      // a label longer than the room left of the bars keeps its start, an ellipsis at the end
+      yAxis: { type: 'category', data: s.labels, inverse: true,
+        axisLabel: { interval: 0, fontSize: 11, width: left - 12, overflow: 'truncate', ellipsis: '…' } },
       series: [{
         type: 'bar',
         data: values.map((v) => ({

@@ -144,6 +144,34 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void compareBarsShowEachPromptFromItsStartAndWholeInTheTooltip() {
+        page.setViewportSize(1280, 1000);
+        String longOne = "When Mary and John went to the store on a rainy afternoon in the middle of the week, John gave a drink to";
+        String shortOne = "The cat sat on the";
+        open(view("compare", "metric=loss&prompts=" + enc(longOne + "\n" + shortOne)));
+        chart("#compare-bars", "c => 0");
+        List<String> texts = page.locator("#compare-bars svg text").allTextContents();
+        String cut = texts.stream().filter(t -> t.startsWith("1. When Mary and John")).findFirst()
+                .orElseThrow(() -> new AssertionError("no label with the prompt's start: " + texts));
+        assertTrue(cut.endsWith("…") && cut.length() < longOne.length(), cut);
+        assertTrue(texts.contains("2. " + shortOne), texts.toString());
+        // no label runs out of the chart on the left
+        page.locator("#compare-bars").scrollIntoViewIfNeeded();
+        @SuppressWarnings("unchecked")
+        List<Number> lefts = (List<Number>) page.locator("#compare-bars").evaluate(
+                "e => [Math.min(...[...e.querySelectorAll('svg text')].map(t => t.getBoundingClientRect().left)), e.getBoundingClientRect().left]");
+        assertTrue(lefts.get(0).doubleValue() >= lefts.get(1).doubleValue() - 0.5, "a label starts left of the chart: " + lefts);
+        // the first bar's tooltip: the whole prompt
+        @SuppressWarnings("unchecked")
+        List<Number> at = (List<Number>) chart("#compare-bars", """
+                c => { const b = c.getDom().getBoundingClientRect(), g = c.getModel().getComponent('grid', 0).coordinateSystem.getRect();
+                       return [b.left + g.x + g.width / 2, b.top + c.convertToPixel({ yAxisIndex: 0 }, 0)]; }""");
+        page.mouse().move(at.get(0).doubleValue(), at.get(1).doubleValue());
+        assertThat(page.locator("#compare-bars .bar-tip")).containsText("1. " + longOne);
+        screenshot("compare-long-prompt");
+    }
+
+    @Test
     void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
         open("/model/brown-6l");
         Locator card = page.locator("#card");

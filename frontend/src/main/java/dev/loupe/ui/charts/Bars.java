@@ -27,6 +27,17 @@ public class Bars extends ChartComponent {
         setSpec(spec());
     }
 
+    /**
+     * Room for the labels left of the bars, in pixels (default 110): a longer label is cut at its end with an
+     * ellipsis, and the tooltip shows it whole. Set before {@code show}.
+     */
+    public Bars labelWidth(int px) {
+        labelWidth = px;
+        return this;
+    }
+
+    private int labelWidth = 0;
+
     public void show(String title, List<String> labels, double[] values, String valueName, boolean colorBySign) {
         ObjectNode o = newSpec();
         if (title != null) o.put("title", title);
@@ -36,6 +47,7 @@ public class Bars extends ChartComponent {
         for (double x : values) v.add(Math.round(x * 1e6) / 1e6);
         if (valueName != null) o.put("valueName", valueName);
         o.put("colorBySign", colorBySign);
+        if (labelWidth > 0) o.put("gridLeft", labelWidth);
         o.put("height", Math.max(120, 46 + 24 * labels.size()));
         setSpec(o);
     }

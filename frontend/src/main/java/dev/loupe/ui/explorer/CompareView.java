@@ -202,7 +202,9 @@ public class CompareView extends ExplorerPage {
 
         Bars bars = new Bars();
         bars.setId("compare-bars");
-        List<String> labels = r.rows().stream().map(row -> (row.index() + 1) + ". " + shorten(row.text())).toList();
+        // each prompt from its start (the chart cuts what does not fit; the tooltip shows it whole)
+        bars.labelWidth(380);
+        List<String> labels = r.rows().stream().map(row -> (row.index() + 1) + ". " + row.text()).toList();
         double[] values = r.rows().stream().mapToDouble(row -> row.value() == null ? Double.NaN : row.value()).toArray();
         if (m.equals("prob")) bars.showPercent(null, labels, values);
         else bars.show(null, labels, values, metricName, m.equals("logit_diff"));
@@ -224,5 +226,4 @@ public class CompareView extends ExplorerPage {
         return "/api/v1/models/" + model + "/compare?" + new QueryParameters(q).getQueryString();
     }
 
-    private static String shorten(String s) { return s.length() > 48 ? "…" + s.substring(s.length() - 47) : s; }
 }
