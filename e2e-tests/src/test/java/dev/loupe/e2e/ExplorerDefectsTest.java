@@ -172,6 +172,21 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void theAttentionPatternStartsInAThousandPixelWindowAtFullContext() {
+        page.setViewportSize(1280, 1000);
+        // brown-6l's whole context: the longest token strip and prompt box the view can have
+        open("/model/" + LongPromptTest.MODEL + "/attention?text=" + enc(LongPromptTest.prompt(256)) + "&layer=3&head=1");
+        @SuppressWarnings("unchecked")
+        List<Number> top = (List<Number>) chart("#pattern", """
+                c => { const b = c.getDom().getBoundingClientRect(), g = c.getModel().getComponent('grid', 0).coordinateSystem.getRect();
+                       return [b.top + g.y, window.innerHeight, window.scrollY]; }""");
+        assertEquals(0, top.get(2).intValue(), "the page opens at its top");
+        assertTrue(top.get(0).doubleValue() + 100 <= top.get(1).doubleValue(),
+                "the pattern's first row is at " + top.get(0) + " px in a " + top.get(1) + " px window");
+        screenshot("attention-full-context");
+    }
+
+    @Test
     void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
         open("/model/brown-6l");
         Locator card = page.locator("#card");

@@ -51,7 +51,11 @@ public class AttentionView extends ExplorerPage {
         head.setValue(inRange(() -> state.getInt("head"), c.nHeads(), 0));
         layer.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
         head.addValueChangeListener(e -> { if (e.isFromClient()) run(); });
-        body.add(row(prompt, runButton(this::run)), row(layer, head));
+        // one row of controls: the pattern starts high enough to be seen in a 1000 px window
+        prompt.setWidth(null);
+        prompt.getStyle().set("flex", "1 1 30em");
+        prompt.setMaxHeight("6em");
+        body.add(row(prompt, layer, head, runButton(this::run)));
         // a bad layer or head in the URL: the form stays, the message says what is wrong
         showResults(results -> {
             int l = explorer.checkLayer(model, state.getInt("layer"));
@@ -84,17 +88,14 @@ public class AttentionView extends ExplorerPage {
         float[][] pattern = r.patterns().get(h);
         int t = tokens.size();
 
-        out.add(new H3("Head " + l + "." + h));
+        H3 title = new H3("Head " + l + "." + h);
+        title.getStyle().set("display", "inline-block").set("margin", "0.4em 1em 0.2em 0");
         com.vaadin.flow.component.html.Anchor weights = new com.vaadin.flow.component.html.Anchor(
                 link(model, "weights", java.util.Map.of("layer", String.valueOf(l), "head", String.valueOf(h), "text", state.get("text"))),
                 "Weights of head " + l + "." + h + " (QK, OV, composition)");
         weights.setId("head-weights");
-        out.add(weights);
-        TokenAttention strip = new TokenAttention();
-        strip.setId("token-attention");
+        out.add(new Div(title, weights));
         double[][] lower = causal(pattern);
-        strip.show(tokens, lower);
-        out.add(strip);
 
         Heatmap big = new Heatmap();
         big.setId("pattern");
@@ -105,6 +106,11 @@ public class AttentionView extends ExplorerPage {
         if (t > ZOOM_FROM) spec.zoomX(0).zoomY(0).digits(4);
         big.show(spec);
         out.add(big);
+        // the tokens below the pattern: hover one to see where it attends and what attends to it
+        TokenAttention strip = new TokenAttention();
+        strip.setId("token-attention");
+        strip.show(tokens, lower);
+        out.add(strip);
 
         out.add(new H3("All heads of layer " + l), label("Click a head to select it."));
         HeadGrid grid = new HeadGrid(t, false);
