@@ -29,7 +29,10 @@ final class TokenText {
      * is written in each of them with the piece it is ({@code 頭(1/2)}, {@code 頭(2/2)}); bytes that form no
      * character with their neighbours are written as one mark per token, {@code ⟨E5 BE⟩}.
      */
-    static List<String> labels(List<byte[]> tokens) {
+    static List<String> labels(List<byte[]> tokens) { return labels(tokens, true); }
+
+    /** As {@link #labels(List)}; without {@code visibleWhitespace} the text keeps its spaces and newlines. */
+    static List<String> labels(List<byte[]> tokens, boolean visibleWhitespace) {
         int total = 0;
         for (byte[] t : tokens) total += t.length;
         byte[] all = new byte[total];
@@ -56,7 +59,8 @@ final class TokenText {
                 i++;
                 continue;
             }
-            String c = visibleWhitespace(new String(all, i, len, java.nio.charset.StandardCharsets.UTF_8));
+            String c = new String(all, i, len, java.nio.charset.StandardCharsets.UTF_8);
+            if (visibleWhitespace) c = visibleWhitespace(c);
             int first = owner[i], last = owner[i + len - 1];
             for (int k = first; k <= last; k++) {
                 out.get(k).append(c);

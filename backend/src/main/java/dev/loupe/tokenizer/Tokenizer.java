@@ -50,11 +50,14 @@ public interface Tokenizer {
      * Labels of a sequence of tokens for the views, whitespace visible: a character split over tokens is written in
      * each piece with its part ({@code 頭(1/2)}, {@code 頭(2/2)}), bytes that form no character as {@code ⟨E5 BE⟩}.
      */
-    default List<String> labels(int... ids) {
+    default List<String> labels(int... ids) { return labels(true, ids); }
+
+    /** As {@link #labels(int...)}; without {@code visibleWhitespace} spaces and newlines stay as they are. */
+    default List<String> labels(boolean visibleWhitespace, int... ids) {
         checkIds(ids);
         List<byte[]> bytes = new ArrayList<>(ids.length);
         for (int id : ids) bytes.add(tokenBytes(id));
-        return TokenText.labels(bytes);
+        return TokenText.labels(bytes, visibleWhitespace);
     }
 
     default List<String> displayAll(int[] ids, boolean visibleWhitespace) {

@@ -44,6 +44,8 @@ class TokenizerTest {
         List<String> split = TokenText.labels(List.of(new byte[]{'a', (byte) 0xE9, (byte) 0xA0}, new byte[]{(byte) 0xAD, ' ', 'b'}));
         assertEquals(3, head.length);
         assertEquals(List.of("a\u982d(1/2)", "\u982d(2/2)·b"), split);
+        assertEquals(List.of("a\u982d(1/2)", "\u982d(2/2) b"),
+                TokenText.labels(List.of(new byte[]{'a', (byte) 0xE9, (byte) 0xA0}, new byte[]{(byte) 0xAD, ' ', 'b'}), false));
         // bytes that complete nothing: one mark per token, its bytes in order
         assertEquals(List.of("⟨E5 BE⟩", "x⟨C3⟩"), TokenText.labels(List.of(new byte[]{(byte) 0xE5, (byte) 0xBE}, new byte[]{'x', (byte) 0xC3})));
         // a character over three tokens; the tokenizer's own ids

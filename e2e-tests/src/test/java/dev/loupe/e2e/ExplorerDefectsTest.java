@@ -187,6 +187,25 @@ class ExplorerDefectsTest extends BrowserTest {
     }
 
     @Test
+    void promptViewShowsByteTokensAsTheCharacterTheyForm() {
+        page.setViewportSize(1280, 1000);
+        String text = LongPromptTest.prompt(LoupeApp.MODEL_CONTEXT - 8) + " \u9451 and \u00e9";
+        JsonNode ids = get(app, api("tokenize", "text=" + enc(text)));
+        assertTrue(ids.get("tokens").toString().contains("\\\\x"), "the prompt has byte tokens: " + ids.get("tokens"));
+        open(view("prompt", "text=" + enc(text)));
+        Locator chips = page.locator("#tokens .token-chip .token");
+        assertThat(chips).hasCount(ids.get("ids").size());
+        List<String> shown = chips.allTextContents();
+        assertFalse(shown.stream().anyMatch(t -> t.contains("\\x")), shown.toString());
+        assertTrue(shown.stream().anyMatch(t -> t.matches(".*\u9451\\(\\d/\\d\\)")), shown.toString());
+        // the grid's token column and the text under the losses read the same
+        assertThat(page.locator("vaadin-grid#predictions")).containsText("\u9451(");
+        assertThat(page.locator("#loss-text")).containsText("on \u9451(1/");
+        assertFalse(page.locator("#loss-text").innerText().contains("\\x"), page.locator("#loss-text").innerText());
+        screenshot("prompt-full-context");
+    }
+
+    @Test
     void modelCardIsRenderedMarkdownWithItsLossCurve() throws Exception {
         open("/model/brown-6l");
         Locator card = page.locator("#card");

@@ -60,6 +60,7 @@ public class PromptView extends ExplorerPage {
         // byte-level pieces read as the characters they form together, stray bytes as ⟨E5 BE⟩ (as the other views show them)
         List<String> names = tokenizer.labels(ps.stream().mapToInt(p -> p.token().id()).toArray());
         java.util.function.Function<Candidate, String> name = c -> tokenizer.labels(c.id()).get(0);
+        List<String> texts = tokenizer.labels(false, ps.stream().mapToInt(p -> p.token().id()).toArray());
 
         String lossLine = Double.isNaN(meanLoss) ? "no token of this prompt is scored" : "mean loss " + fmt(meanLoss) + " nats";
         if (scoredAfter > 0) lossLine += " (" + model + " was trained only on the predictions from position " + scoredAfter
@@ -100,7 +101,7 @@ public class PromptView extends ExplorerPage {
         text.getStyle().set("white-space", "pre-wrap").set("font-family", "monospace").set("line-height", "1.9");
         for (Predictions.Position p : ps) {
             if (words && p.position() > 0) text.add(new Span(" "));
-            Span s = new Span(p.position() == 0 || words ? p.token().token() : p.token().text());
+            Span s = new Span(p.position() == 0 || words ? p.token().token() : texts.get(p.position()));
             s.addClassName("loss-token");
             if (scored.test(p)) {
                 double w = Math.min(1, p.loss() / Math.max(1e-9, maxLoss));
