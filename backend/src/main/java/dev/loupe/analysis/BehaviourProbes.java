@@ -92,7 +92,7 @@ public final class BehaviourProbes {
         int v = s.config().dVocab();
         float[] d = logits.data();
         for (int t = lead == 1 ? 0 : 1; t + 1 < ids.length; t++) {
-            double nll = logSumExp(d, t * v, v) - d[t * v + ids[t + 1]];
+            double nll = Ops.logSumExp(d, t * v, v) - d[t * v + ids[t + 1]];
             if (t + 1 < lead + n) first += nll; else second += nll;
         }
         return new CopyLosses(first / (lead == 1 ? n : n - 1), second / n);
@@ -113,17 +113,9 @@ public final class BehaviourProbes {
         int v = s.config().dVocab();
         float[] d = logits.data();
         int off = (ids.length - 1) * v;
-        double lse = logSumExp(d, off, v);
+        double lse = Ops.logSumExp(d, off, v);
         double[] out = new double[v];
         for (int i = 0; i < v; i++) out[i] = d[off + i] - lse;
         return out;
-    }
-
-    private static double logSumExp(float[] d, int off, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, d[off + i]);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += Math.exp(d[off + i] - max);
-        return max + Math.log(sum);
     }
 }

@@ -49,6 +49,8 @@ final class BrownTask implements Task {
      * to every other unseen token's, so no head can tell two of them apart and copying them cannot be learned.
      */
     private final int[] randomTokens;
+    /** The {@value #COMMON} most frequent training tokens, which the common-token induction test draws from. */
+    private final int[] commonTokens;
 
     private record Extra(Path dir, TokenDataset data, double weight) {
     }
@@ -88,6 +90,7 @@ final class BrownTask implements Task {
         repeatRandom = repeat.path("random").asDouble(0);
         int vocab = repeat.path("vocab").asInt(0);
         if (vocab < 0 || vocab >= data.eot()) throw new IllegalArgumentException("repeat.vocab must be between 0 and " + (data.eot() - 1) + ", got " + vocab);
+        commonTokens = mostFrequent(streams, COMMON, data.eot());
         randomTokens = vocab == 0 ? null : mostFrequent(streams, vocab, data.eot());
         if (randomTokens != null && randomTokens.length < vocab)
             throw new IllegalArgumentException("repeat.vocab is " + vocab + " but the training text has only " + randomTokens.length + " distinct tokens");
@@ -153,7 +156,7 @@ final class BrownTask implements Task {
 
     /** The same test with r uniform over the {@value #COMMON} most frequent tokens of the training text. */
     private InductionProbe commonProbe() {
-        return InductionProbe.random(recipe.config(), data.eot(), mostFrequent(streams, COMMON, data.eot()), Math.min(25, (recipe.seq() - 1) / 2), 32);
+        return InductionProbe.random(recipe.config(), data.eot(), commonTokens, Math.min(25, (recipe.seq() - 1) / 2), 32);
     }
 
     /** How many of the most frequent training tokens the common-token induction test draws from. */
@@ -251,7 +254,7 @@ final class BrownTask implements Task {
                 + randomProbe().table(e, "uniform random GPT-2 tokens")
                 + String.format(Locale.ROOT, "%nThe same on 32 sequences of tokens drawn from the %d most frequent tokens of the training text "
                         + "(loss %.3f → %.3f): tokens a model has never seen keep nearly tied embeddings, so no head can match them.%n%n",
-                COMMON, finalEval.get("common_loss_first"), finalEval.get("common_loss_second"))
-                + commonProbe().table(e, "tokens drawn from the " + COMMON + " most frequent training tokens");
+                commonTokens.length, finalEval.get("common_loss_first"), finalEval.get("common_loss_second"))
+                + commonProbe().table(e, "tokens drawn from the " + commonTokens.length + " most frequent training tokens");
     }
 }
