@@ -1,12 +1,17 @@
 package dev.loupe.api;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.analysis.AttentionPatterns;
 import dev.loupe.analysis.DirectLogitAttribution;
 import dev.loupe.analysis.HeadDetectors;
 import dev.loupe.analysis.LogitLens;
 import dev.loupe.analysis.Predictions;
+import dev.loupe.generation.Generation;
 import dev.loupe.service.Explorer;
+import dev.loupe.service.GenerationJobKind;
 import dev.loupe.service.Inspector;
+import dev.loupe.service.JobService;
 import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
@@ -19,6 +24,7 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -47,12 +53,23 @@ public class ExplorerResource {
     public record DlaAnswer(String model, boolean cached, String key, long millis, DirectLogitAttribution.Result result) {}
     public record DetectorsAnswer(String model, boolean cached, String key, long millis, HeadDetectors.Result result) {}
 
+    public record GenerateAnswer(String model, boolean cached, String key, long millis, Generation.Result result) {}
+
     private final Explorer explorer;
     private final Inspector inspector;
+    private final JobService jobs;
+    private final int syncTokens;
 
-    public ExplorerResource(Explorer explorer, Inspector inspector) {
+    /**
+     * @param syncTokens a generation asking for more new tokens than this ({@code loupe.generate.sync-tokens}) runs as a
+     *                   job (202) unless its result is stored
+     */
+    public ExplorerResource(Explorer explorer, Inspector inspector, JobService jobs,
+                            @ConfigProperty(name = "loupe.generate.sync-tokens", defaultValue = "64") int syncTokens) {
         this.explorer = explorer;
         this.inspector = inspector;
+        this.jobs = jobs;
+        this.syncTokens = syncTokens;
     }
 
     @GET
@@ -125,6 +142,12 @@ public class ExplorerResource {
 
     @GET
     @Path("/generate")
+    @APIResponse(responseCode = "200", description = "the result; header " + CACHE_HEADER + ": hit or miss, X-Loupe-Result: its id",
+            headers = @Header(name = CACHE_HEADER, description = "hit or miss"),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = GenerateAnswer.class)))
+    @APIResponse(responseCode = "202", description = "a long generation (over loupe.generate.sync-tokens new tokens, or ?job=true) started as a job: "
+            + "{job, resultId, result}; follow /api/v1/jobs/{id} (progress: tokens generated / asked; DELETE cancels between tokens), then GET result",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = PatchingResource.Started.class)))
     @Operation(summary = "Continues the prompt greedily (temperature 0) or by sampling: softmax(logit / temperature) over the top-k tokens, "
             + "one SplitMix64 draw per step from the seed, so a seed gives one continuation; stops after maxNew tokens, at the end "
             + "of the context, or at <|endoftext|> (stopAtEos)")
@@ -134,8 +157,42 @@ public class ExplorerResource {
                              @Parameter(description = "0 (default): greedy; else the sampling temperature, up to 10") @QueryParam("temperature") Double temperature,
                              @Parameter(description = "sample among the k most likely tokens; 0 (default): every token") @QueryParam("topK") Integer topK,
                              @Parameter(description = "random seed, default 0") @QueryParam("seed") Long seed,
-                             @Parameter(description = "stop when the model writes its end-of-text token, default true") @QueryParam("stopAtEos") Boolean stopAtEos) {
-        return answer(explorer.generateQuery(model, text, maxNew, temperature, topK, seed, stopAtEos), request);
+                             @Parameter(description = "stop when the model writes its end-of-text token, default true") @QueryParam("stopAtEos") Boolean stopAtEos,
+                             @Parameter(description = "run as a job (202 with the job) even when short; default: only over loupe.generate.sync-tokens new tokens")
+                             @QueryParam("job") boolean asJob) {
+        var q = explorer.generateQuery(model, text, maxNew, temperature, topK, seed, stopAtEos);
+        String id = explorer.id(q);
+        if ((asJob || q.params().get("maxNew") instanceof Integer n && n > syncTokens) && explorer.cached(q).isEmpty()) {
+            ObjectNode params = JsonNodeFactory.instance.objectNode();
+            params.put("model", model);
+            params.put("text", text);
+            if (maxNew != null) params.put("maxNew", maxNew);
+            if (temperature != null) params.put("temperature", temperature);
+            if (topK != null) params.put("topK", topK);
+            if (seed != null) params.put("seed", seed);
+            if (stopAtEos != null) params.put("stopAtEos", stopAtEos);
+            String job;
+            try {
+                job = jobs.submit(GenerationJobKind.NAME, Clients.of(request), params);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage());
+            }
+            return Response.accepted(new PatchingResource.Started(jobs.get(job).orElseThrow(), id, "/api/v1/models/" + model + "/generate/" + id))
+                    .header("Location", "/api/v1/jobs/" + job).header(Answers.RESULT_HEADER, id).build();
+        }
+        return answer(q, request);
+    }
+
+    @GET
+    @Path("/generate/{id}")
+    @APIResponse(responseCode = "200", description = "the stored result",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = GenerateAnswer.class)))
+    @APIResponse(responseCode = "404", description = "no stored generation of this model with this id (not done yet, cancelled, or evicted)")
+    @Operation(summary = "A generation by its id (the resultId of a job, the key of an answer): the same JSON as GET /generate")
+    public Response generated(@PathParam("model") String model, @PathParam("id") String id) {
+        byte[] json = explorer.storedAnswer(model, id, Explorer.GENERATION)
+                .orElseThrow(() -> ApiException.notFound("no stored generation " + id + " of " + model + " (a job's result is stored once it is done)"));
+        return Response.ok(json, MediaType.APPLICATION_JSON_TYPE.withCharset("UTF-8")).header(Answers.RESULT_HEADER, id).build();
     }
 
     @GET

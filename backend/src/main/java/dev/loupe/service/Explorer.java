@@ -286,6 +286,9 @@ public class Explorer {
         return new DlaInput(ids, p, ta, tb);
     }
 
+    /** The analysis name of generations (in the result cache and as a job kind). */
+    public static final String GENERATION = "generate";
+
     /** Tokens a generation adds by default, and at most (besides the context). */
     public static final int GENERATE_DEFAULT = 20, GENERATE_MAX = 512;
 
@@ -295,6 +298,16 @@ public class Explorer {
      */
     public Query<Generation.Result> generateQuery(String model, String text, Integer maxNew, Double temperature, Integer topK,
                                                   Long seed, Boolean stopAtEos) {
+        return generateQuery(model, text, maxNew, temperature, topK, seed, stopAtEos, dev.loupe.jobs.Progress.NONE);
+    }
+
+    /**
+     * As {@link #generateQuery(String, String, Integer, Double, Integer, Long, Boolean)}, reporting each new token to
+     * {@code progress} (tokens generated / tokens asked) and stopping between tokens when it is cancelled; the result's
+     * key is the same.
+     */
+    public Query<Generation.Result> generateQuery(String model, String text, Integer maxNew, Double temperature, Integer topK,
+                                                  Long seed, Boolean stopAtEos, dev.loupe.jobs.Progress progress) {
         int[] ids = tokenize(model, text);
         GptConfig c = config(model);
         int room = c.nCtx() - ids.length;
@@ -309,9 +322,9 @@ public class Explorer {
         int k = topK == null ? 0 : topK;
         if (k < 0 || k > c.dVocab()) throw ApiException.badRequest("topK " + k + " is out of range: 0 (every token) to " + c.dVocab());
         var o = new Generation.Options(n, t, k, seed == null ? 0 : seed, stopAtEos == null || stopAtEos);
-        return new Query<>(model, "generate", params("ids", ids, "maxNew", o.maxNew(), "temperature", o.temperature(), "topK", o.topK(),
+        return new Query<>(model, GENERATION, params("ids", ids, "maxNew", o.maxNew(), "temperature", o.temperature(), "topK", o.topK(),
                 "seed", o.seed(), "stopAtEos", o.stopAtEos()), Generation.Result.class,
-                () -> Generation.generate(subject(model), ids, o, dev.loupe.jobs.Progress.NONE), forwardBytes(c, 1, ids.length + n, 1));
+                () -> Generation.generate(subject(model), ids, o, progress), forwardBytes(c, 1, ids.length + n, 1));
     }
 
     /** Prompts a comparison takes at most. */
@@ -409,7 +422,24 @@ public class Explorer {
 
     /** A query's result when the cache holds it, without computing it. */
     public <T> Optional<T> cached(Query<T> q) {
-        return stored(ResultCache.key(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q)), q.analysis(), q.type());
+        return stored(id(q), q.analysis(), q.type());
+    }
+
+    /** The key the cache gives (or gave) a query's result, known before it is computed: the result's stable id. */
+    public String id(Query<?> q) {
+        return ResultCache.key(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q));
+    }
+
+    /**
+     * A stored result of {@code analysis} by its id, as the REST answer {@code {"model", "cached": true, "key",
+     * "millis": 0, "result"}}; empty when the cache does not hold it. An id of another model's result (or of an
+     * earlier import of this one) is empty too: its tokens would be read with this model's names.
+     */
+    public Optional<byte[]> storedAnswer(String model, String id, String analysis) {
+        if (id == null || !id.matches("[0-9a-f]{64}")) throw ApiException.badRequest("result id '" + id + "' is not a 64-digit hex key");
+        String mine = engines.get(model).fingerprint();
+        if (!cache.modelOf(id, analysis).map(mine::equals).orElse(false)) return Optional.empty();
+        return cache.findJson(id, analysis).map(json -> envelope(model, true, id, 0, json));
     }
 
     private <T> Optional<T> stored(String key, String analysis, Class<T> type) {
@@ -448,18 +478,23 @@ public class Explorer {
     public JsonAnswer json(Query<?> q, String client) {
         long t0 = System.nanoTime();
         var c = cache.getOrComputeJson(engines.get(q.model()).fingerprint(), q.analysis(), requestJson(q), scheduled(q, client, null));
+        return new JsonAnswer(c.hit(), c.key(), envelope(q.model(), c.hit(), c.key(), (System.nanoTime() - t0) / 1_000_000, c.json()));
+    }
+
+    /** {@code {"model", "cached", "key", "millis", "result"}} around a result's JSON, without decoding it. */
+    private static byte[] envelope(String model, boolean cached, String key, long millis, byte[] result) {
         byte[] head;
         try {
-            head = ("{\"model\":" + JSON.writeValueAsString(q.model()) + ",\"cached\":" + c.hit() + ",\"key\":\"" + c.key()
-                    + "\",\"millis\":" + (System.nanoTime() - t0) / 1_000_000 + ",\"result\":").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            head = ("{\"model\":" + JSON.writeValueAsString(model) + ",\"cached\":" + cached + ",\"key\":\"" + key
+                    + "\",\"millis\":" + millis + ",\"result\":").getBytes(java.nio.charset.StandardCharsets.UTF_8);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-        byte[] out = new byte[head.length + c.json().length + 1];
+        byte[] out = new byte[head.length + result.length + 1];
         System.arraycopy(head, 0, out, 0, head.length);
-        System.arraycopy(c.json(), 0, out, head.length, c.json().length);
+        System.arraycopy(result, 0, out, head.length, result.length);
         out[out.length - 1] = '}';
-        return new JsonAnswer(c.hit(), c.key(), out);
+        return out;
     }
 
     /** The query's computation behind the scheduler; identical requests share one run. */

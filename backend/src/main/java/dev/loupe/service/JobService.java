@@ -164,6 +164,9 @@ public class JobService {
     public Optional<JobInfo> get(String id) {
         if (id == null || id.length() > 64) return Optional.empty();
         List<JobInfo> rows = query("SELECT * FROM jobs WHERE id = ?", id);
+        // read as running, but no longer live when its fresh progress was looked up: it finished in between, and the
+        // row holds the last progress written (up to PROGRESS_WRITE_MILLIS old), so read the finished row
+        if (!rows.isEmpty() && rows.get(0).state() == State.RUNNING && !active.containsKey(id)) rows = query("SELECT * FROM jobs WHERE id = ?", id);
         return rows.isEmpty() ? Optional.empty() : Optional.of(rows.get(0));
     }
 
@@ -218,9 +221,13 @@ public class JobService {
                     : scheduler.runWhenFree(kind.expectedBytes(params), live::cancelled, () -> kind.run(params, live));
             finish(id, State.DONE, result, null, "done");
         } catch (Cancelled c) {
-            if (!stopping) finish(id, State.CANCELLED, null, null, "cancelled");
+            if (!stopping) {
+                live.flush(); // where it stopped, not the last throttled write
+                finish(id, State.CANCELLED, null, null, "cancelled");
+            }
         } catch (Throwable t) {
             if (stopping) return; // interrupted by the shutdown: the next start queues it again
+            live.flush();
             String reason = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
             if (!(t instanceof IllegalArgumentException)) LOG.errorf(t, "job %s (%s) failed", id, job.kind());
             finish(id, State.FAILED, null, reason, null);
@@ -274,6 +281,11 @@ public class JobService {
 
         @Override
         public boolean cancelled() { return cancel; }
+
+        /** Writes the last progress reported, whenever it came. */
+        void flush() {
+            update("UPDATE jobs SET progress = ?, updated_at = CURRENT_TIMESTAMP WHERE id = ? AND state = 'RUNNING'", fraction, id);
+        }
     }
 
     // ---------------------------------------------------------------- table

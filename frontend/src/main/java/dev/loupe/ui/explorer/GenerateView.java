@@ -1,5 +1,7 @@
 package dev.loupe.ui.explorer;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.vaadin.flow.component.checkbox.Checkbox;
 import com.vaadin.flow.component.grid.Grid;
 import com.vaadin.flow.component.grid.GridVariant;
@@ -14,9 +16,15 @@ import com.vaadin.flow.component.textfield.TextArea;
 import com.vaadin.flow.component.textfield.TextField;
 import com.vaadin.flow.router.Route;
 import dev.loupe.generation.Generation;
+import dev.loupe.jobs.JobInfo;
 import dev.loupe.service.Explorer;
+import dev.loupe.service.GenerationJobKind;
+import dev.loupe.service.JobService;
+import dev.loupe.jobs.Progress;
 import dev.loupe.ui.MainLayout;
+import dev.loupe.ui.UiClient;
 import dev.loupe.ui.charts.Series;
+import dev.loupe.ui.jobs.JobProgressBar;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,8 +48,13 @@ public class GenerateView extends ExplorerPage {
     private TextField seed;
     private Checkbox stopAtEos;
 
-    public GenerateView(Explorer explorer) {
+    private final JobService jobs;
+    private final GenerationJobKind generations;
+
+    public GenerateView(Explorer explorer, JobService jobs, GenerationJobKind generations) {
         super(explorer);
+        this.jobs = jobs;
+        this.generations = generations;
     }
 
     @Override protected String route() { return "generate"; }
@@ -99,11 +112,12 @@ public class GenerateView extends ExplorerPage {
         state.set("text", prompt.getValue(), "maxNew", maxNew.getValue(), "temperature", t == null || t == 0 ? null : t,
                 "topK", topK.getValue() == null || topK.getValue() == 0 ? null : topK.getValue(),
                 "seed", seed.getValue().isBlank() || seed.getValue().trim().equals("0") ? null : seed.getValue().trim(),
-                "stopAtEos", stopAtEos.getValue() ? null : "false");
+                "stopAtEos", stopAtEos.getValue() ? null : "false", "job", null);
         rerun();
     }
 
-    private void render(Div out) {
+    /** The URL's request (validated: a bad one throws with its message). */
+    private Explorer.Query<Generation.Result> query() {
         String s = state.get("seed");
         Long sd;
         try {
@@ -111,9 +125,69 @@ public class GenerateView extends ExplorerPage {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("'seed' must be a whole number, got '" + s + "'");
         }
-        var answer = ask(explorer.generateQuery(model, state.get("text"), state.getInt("maxNew"), parse(state.get("temperature"), 0),
-                state.getInt("topK"), sd, !"false".equals(state.get("stopAtEos"))));
-        Generation.Result r = answer.result();
+        return explorer.generateQuery(model, state.get("text"), state.getInt("maxNew"), parse(state.get("temperature"), 0),
+                state.getInt("topK"), sd, !"false".equals(state.get("stopAtEos")));
+    }
+
+    /**
+     * The URL's generation: from the cache at once, else as a job (its id in the URL while it runs, so the link
+     * reopens its live progress) whose result is drawn when it is done.
+     */
+    private void render(Div out) {
+        var q = query();
+        var stored = explorer.cached(q);
+        if (stored.isPresent()) {
+            state.set("job", null);
+            draw(out, stored.get(), true);
+            return;
+        }
+        String job = state.get("job");
+        if (job == null || jobs.get(job).filter(j -> isJobOf(j, q)).isEmpty()) {
+            ObjectNode params = JsonNodeFactory.instance.objectNode();
+            params.put("model", model);
+            params.put("text", state.get("text"));
+            for (String k : List.of("maxNew", "topK")) if (state.getInt(k) != null) params.put(k, state.getInt(k));
+            if (state.get("temperature") != null) params.put("temperature", parse(state.get("temperature"), 0));
+            if (state.get("seed") != null) params.put("seed", state.get("seed").trim());
+            if (state.get("stopAtEos") != null) params.put("stopAtEos", !"false".equals(state.get("stopAtEos")));
+            job = jobs.submit(GenerationJobKind.NAME, UiClient.current(), params);
+            state.set("job", job);
+        }
+        JobProgressBar bar = new JobProgressBar(jobs, job);
+        bar.setId("generate-progress");
+        out.add(bar);
+        bar.onFinished(info -> {
+            switch (info.state()) {
+                case DONE -> guarded(() -> {
+                    out.remove(bar);
+                    state.set("job", null);
+                    draw(out, ask(q).result(), false);
+                });
+                case CANCELLED -> {
+                    state.set("job", null);
+                    int asked = (Integer) q.params().get("maxNew");
+                    fail("Cancelled after " + Math.round(info.progress() * asked) + " of " + asked
+                            + " tokens: nothing was kept. Run again to generate.");
+                }
+                default -> {
+                    state.set("job", null);
+                    fail(info.error() == null ? "the generation failed" : info.error());
+                }
+            }
+        });
+    }
+
+    /** Whether a job (a link's) is this request's generation; one of another request, or another kind, is not followed. */
+    private boolean isJobOf(JobInfo j, Explorer.Query<Generation.Result> q) {
+        if (!j.kind().equals(GenerationJobKind.NAME)) return false;
+        try {
+            return explorer.id(generations.query(j.params(), Progress.NONE)).equals(explorer.id(q));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private void draw(Div out, Generation.Result r, boolean fromCache) {
         var o = r.options();
 
         // the text: the prompt's tokens, then the new ones marked with their probability
@@ -143,7 +217,7 @@ public class GenerateView extends ExplorerPage {
             default -> "the limit of " + o.maxNew() + " new tokens";
         };
         Paragraph summary = new Paragraph(r.steps().size() + " new tokens, " + how + "; stopped at " + stop + "."
-                + (answer.cached() ? " · from the cache" : ""));
+                + (fromCache ? " · from the cache" : ""));
         summary.setId("generate-summary");
         out.add(summary, text);
 

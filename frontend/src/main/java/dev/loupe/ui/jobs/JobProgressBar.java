@@ -102,7 +102,7 @@ public class JobProgressBar extends HorizontalLayout {
             case RUNNING -> pct + (j.message() == null ? "" : " · " + j.message());
             case DONE -> "done";
             case FAILED -> "failed: " + j.error();
-            case CANCELLED -> "cancelled";
+            case CANCELLED -> j.progress() > 0 ? "cancelled at " + pct : "cancelled";
         });
         getElement().setAttribute("data-state", j.state().name().toLowerCase(Locale.ROOT));
         if (j.finished()) {
