@@ -50,8 +50,9 @@ public class WeightsResource {
                          @PathParam("layer") Integer layer, @PathParam("head") Integer head,
                          @Parameter(description = "rows and pairs, 1–50, default 10") @QueryParam("rows") Integer rows,
                          @Parameter(description = "positive (largest entries, default) or negative (most negative)") @QueryParam("sign") String sign,
-                         @Parameter(description = "max: the rows holding the largest entries (exact search, vocabularies up to 8,192); "
-                                 + "norm: the rows of largest norm (default for larger vocabularies)") @QueryParam("rank") String rank,
+                         @Parameter(description = "max: the rows holding the largest entries and the matrix's top pairs, exactly (the default up to "
+                                 + "8,192 tokens; at 50,257 it takes seconds to a minute on many heads); norm: the rows of largest norm "
+                                 + "(the default for larger vocabularies)") @QueryParam("rank") String rank,
                          @Parameter(description = "a token whose row and column to show (text, · for a space, or #id)") @QueryParam("token") String token) {
         return answer(circuits.headQuery(model, layer, head, rows, sign, rank, token), request);
     }

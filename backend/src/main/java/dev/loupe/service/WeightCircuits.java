@@ -60,8 +60,8 @@ public class WeightCircuits {
     /**
      * @param rows   rows shown (and top pairs), default 10
      * @param sign   "positive" (largest entries, default) or "negative" (most negative)
-     * @param rank   "max" (rows holding the largest entries, exact) or "norm" (rows of largest norm); default max when
-     *               the vocabulary allows the exact search, else norm
+     * @param rank   "max" (rows holding the largest entries, exact at any vocabulary) or "norm" (rows of largest norm);
+     *               default max up to {@link HeadCircuits#MAX_DEFAULT_ENTRIES} entries, where it is fast, else norm
      * @param token  a token whose row and column are shown too (text, · for a space, or #id); may be null
      */
     public Explorer.Query<Head> headQuery(String model, Integer layer, Integer head, Integer rows, String sign, String rank, String token) {
@@ -83,9 +83,6 @@ public class WeightCircuits {
                 throw ApiException.badRequest("rank must be max or norm, not '" + rank + "'");
             }
         }
-        if (rk == HeadCircuits.Rank.MAX && HeadCircuits.defaultRank(c.dVocab()) != HeadCircuits.Rank.MAX)
-            throw ApiException.badRequest("rank max searches the whole " + c.dVocab() + " × " + c.dVocab() + " matrix of " + model
-                    + ", more than the " + HeadCircuits.MAX_SEARCH_ENTRIES + " entries allowed: use rank norm");
         Integer t = token == null || token.isBlank() ? null : explorer.token(model, token, "token");
         boolean negative = sg.equals("negative");
         HeadCircuits.Rank fr = rk;

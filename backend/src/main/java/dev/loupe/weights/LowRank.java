@@ -8,6 +8,9 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.PriorityQueue;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.IntStream;
 
 /**
@@ -116,13 +119,14 @@ public final class LowRank {
         return top(column(j), k, negative, i -> new Entry(i, j, 0));
     }
 
+    /** The k largest values of v (most negative with {@code negative}), the lower index first among equals. */
     static List<Entry> top(double[] v, int k, boolean negative, java.util.function.IntFunction<Entry> at) {
         double s = negative ? -1 : 1;
-        Integer[] idx = IntStream.range(0, v.length).boxed().toArray(Integer[]::new);
-        PriorityQueue<Integer> heap = new PriorityQueue<>(Comparator.comparingDouble(x -> s * v[x]));
-        for (Integer x : idx) {
+        // worst first: the smaller value, then the higher index
+        PriorityQueue<Integer> heap = new PriorityQueue<>(Comparator.<Integer>comparingDouble(x -> s * v[x]).thenComparing(Comparator.reverseOrder()));
+        for (int x = 0; x < v.length; x++) {
             if (heap.size() < k) heap.add(x);
-            else if (s * v[x] > s * v[heap.peek()]) {
+            else if (s * v[x] > s * v[heap.peek()]) { // scanned in order, so an equal value never beats the one held
                 heap.poll();
                 heap.add(x);
             }
@@ -132,7 +136,7 @@ public final class LowRank {
             Entry e = at.apply(x);
             out.add(new Entry(e.row(), e.col(), v[x]));
         }
-        out.sort(Comparator.comparingDouble(e -> -s * e.value()));
+        out.sort(order(negative));
         return out;
     }
 
@@ -161,61 +165,171 @@ public final class LowRank {
     public record RowMax(int row, int col, double value) {}
 
     /**
+     * The order of entries: largest first (with {@code negative}: most negative first), then the lower row, then the
+     * lower column, so that every search and the brute force agree on ties.
+     */
+    public static Comparator<Entry> order(boolean negative) {
+        double s = negative ? -1 : 1;
+        return Comparator.<Entry>comparingDouble(e -> -s * e.value()).thenComparingInt(Entry::row).thenComparingInt(Entry::col);
+    }
+
+    /** The first {@code k} entries of {@code entries} in {@link #order}. */
+    public static List<Entry> best(List<Entry> entries, int k, boolean negative) {
+        List<Entry> all = new ArrayList<>(entries);
+        all.sort(order(negative));
+        return List.copyOf(all.subList(0, Math.min(k, all.size())));
+    }
+
+    /**
+     * The {@code k} largest entries of the matrix (with {@code negative}: the most negative) in {@link #order},
+     * exactly: they lie in the k rows of largest maximum ({@link #topRows}), among each row's k largest.
+     *
+     * @param visited out: [0] how many entries the search computed, may be null
+     */
+    public List<Entry> topEntries(int k, boolean negative, long[] visited) {
+        List<Entry> all = new ArrayList<>();
+        for (RowMax r : topRows(k, negative, visited)) all.addAll(rowTop(r.row(), k, negative));
+        return best(all, k, negative);
+    }
+
+    /**
      * The {@code count} rows with the largest maximum entry (with {@code negative}: the most negative minimum), in
-     * that order, found exactly without computing most entries: rows are taken in order of decreasing ‖L_i‖ and
-     * each row's columns in order of decreasing ‖R_j‖, and by Cauchy–Schwarz L_i·R_j ≤ ‖L_i‖‖R_j‖ a row or the rest
-     * of a row that cannot beat the current count-th best is skipped. The entries are screened in float and
-     * every candidate recomputed in double.
+     * that order (the lower row first among equals), each with its maximum (the lower column among equals), found
+     * exactly without computing most entries. Rows are taken in order of decreasing ‖L_i‖ and each row's columns in
+     * order of decreasing ‖R_j‖; by Cauchy–Schwarz L_i·R_j ≤ ‖L_i‖‖R_j‖, so the rest of a row stops as soon as the
+     * bound cannot beat the row's best or the current count-th best row, and the search stops at the first row whose
+     * bound cannot beat the count-th best. {@link #GROUP} rows go through each block of columns together (they share
+     * its loads), and the groups are shared out to the cores in order. The entries are screened in float and every
+     * candidate within the float error of the threshold is recomputed in double, so the result is that of the
+     * double matrix.
      *
      * @param visited out: [0] how many entries were computed (n·m without pruning), may be null
      */
     public List<RowMax> topRows(int count, boolean negative, long[] visited) {
-        int k = Math.min(count, n);
+        int k = Math.min(Math.max(count, 0), n);
+        if (k == 0) return List.of();
         double s = negative ? -1 : 1;
-        Integer[] rowsByNorm = IntStream.range(0, n).boxed().sorted(Comparator.comparingDouble(i -> -leftNorm[i])).toArray(Integer[]::new);
-        PriorityQueue<RowMax> best = new PriorityQueue<>(Comparator.comparingDouble(x -> s * x.value()));
-        float[] acc = new float[BLOCK];
-        float[] li = new float[r];
+        int[] rowsByNorm = IntStream.range(0, n).boxed()
+                .sorted(Comparator.<Integer>comparingDouble(i -> -leftNorm[i]).thenComparingInt(i -> i)).mapToInt(Integer::intValue).toArray();
+        Comparator<RowMax> better = Comparator.<RowMax>comparingDouble(x -> s * x.value()).thenComparingInt(x -> -x.row()); // larger is better
+        TopRows best = new TopRows(k, better, s);
+        int groups = (n + GROUP - 1) / GROUP;
+        AtomicInteger next = new AtomicInteger();
+        LongAdder computed = new LongAdder();
+        int workers = Math.min(groups, ForkJoinPool.getCommonPoolParallelism() + 1);
+        IntStream.range(0, workers).parallel().forEach(w -> computed.add(searchGroups(rowsByNorm, groups, next, best, s)));
+        if (visited != null) visited[0] = computed.sum();
+        return best.sorted();
+    }
+
+    /** One worker of {@link #topRows}: takes the next group of rows until none is left or none can enter; returns the entries it computed. */
+    private long searchGroups(int[] rowsByNorm, int groups, AtomicInteger next, TopRows best, double s) {
+        float[] acc = new float[GROUP * BLOCK];
+        float[] lg = new float[GROUP * r];
+        int[] rows = new int[GROUP];
+        double[] rowBest = new double[GROUP], slack = new double[GROUP];
+        int[] rowArg = new int[GROUP];
         long computed = 0;
-        for (int i : rowsByNorm) {
-            double tau = best.size() < k ? Double.NEGATIVE_INFINITY : s * best.peek().value();
-            // the float screening's error is below r·2⁻²⁴·‖L_i‖‖R_j‖; candidates within it are resolved in double
-            double slack = 1e-6 * r * leftNorm[i] * colNormSorted[0];
-            if (leftNorm[i] * colNormSorted[0] <= tau - slack) break;
-            for (int a = 0; a < r; a++) li[a] = (float) (s * left[i * r + a]);
-            double rowBest = Double.NEGATIVE_INFINITY;
-            int rowArg = -1;
+        for (int g = next.getAndIncrement(); g < groups; g = next.getAndIncrement()) {
+            int g0 = g * GROUP, len = Math.min(GROUP, n - g0);
+            double tau = best.threshold();
+            // the float screening's error is below (r + 2)·2⁻²⁴·‖L_i‖‖R_j‖ ≤ 1e-6·r·‖L_i‖·max‖R‖; within it entries are resolved in double
+            int first = rowsByNorm[g0];
+            double firstSlack = 1e-6 * (r + 2) * leftNorm[first] * colNormSorted[0];
+            // rows come in order of decreasing norm and the threshold only rises: no later row can enter either
+            if (leftNorm[first] * colNormSorted[0] < tau - firstSlack) break;
+            Arrays.fill(lg, 0f);
+            for (int q = 0; q < len; q++) {
+                int i = rowsByNorm[g0 + q];
+                rows[q] = i;
+                for (int a = 0; a < r; a++) lg[q * r + a] = (float) (s * left[i * r + a]);
+                rowBest[q] = Double.NEGATIVE_INFINITY;
+                rowArg[q] = -1;
+                slack[q] = 1e-6 * (r + 2) * leftNorm[i] * colNormSorted[0];
+            }
             for (int c0 = 0; c0 < m; c0 += BLOCK) {
-                double floor = Math.max(tau, rowBest) - slack;
-                if (leftNorm[i] * colNormSorted[c0] <= floor) break;
-                int len = Math.min(BLOCK, m - c0);
-                Arrays.fill(acc, 0, len, 0f);
-                for (int a = 0; a < r; a++) {
-                    float x = li[a];
-                    int base = a * m + c0;
-                    for (int c = 0; c < len; c++) acc[c] += x * rightT[base + c];
-                }
-                computed += len;
-                for (int c = 0; c < len; c++) {
-                    if (acc[c] > rowBest - slack) {
-                        double exact = s * get(i, colOrder[c0 + c]);
-                        if (exact > rowBest) {
-                            rowBest = exact;
-                            rowArg = colOrder[c0 + c];
+                tau = best.threshold();
+                boolean needed = false;
+                for (int q = 0; q < len && !needed; q++)
+                    needed = leftNorm[rows[q]] * colNormSorted[c0] >= Math.max(tau, rowBest[q]) - slack[q];
+                if (!needed) break;
+                int bl = Math.min(BLOCK, m - c0);
+                block(lg, c0, bl, acc);
+                computed += (long) len * bl;
+                for (int q = 0; q < len; q++) {
+                    int i = rows[q], off = q * BLOCK;
+                    double floor = Math.max(tau, rowBest[q]) - slack[q];
+                    for (int c = 0; c < bl; c++) {
+                        if (acc[off + c] < floor) continue;
+                        int j = colOrder[c0 + c];
+                        double exact = s * get(i, j);
+                        if (exact > rowBest[q] || (exact == rowBest[q] && j < rowArg[q])) {
+                            rowBest[q] = exact;
+                            rowArg[q] = j;
+                            floor = Math.max(tau, exact) - slack[q];
                         }
                     }
                 }
             }
-            if (rowArg >= 0 && (best.size() < k || rowBest > tau)) {
-                best.add(new RowMax(i, rowArg, s * rowBest));
-                if (best.size() > k) best.poll();
-            }
+            for (int q = 0; q < len; q++) if (rowArg[q] >= 0) best.offer(new RowMax(rows[q], rowArg[q], s * rowBest[q]));
         }
-        if (visited != null) visited[0] = computed;
-        List<RowMax> out = new ArrayList<>(best);
-        out.sort(Comparator.comparingDouble(x -> -s * x.value()));
-        return out;
+        return computed;
     }
 
-    private static final int BLOCK = 512;
+    /**
+     * acc[q·BLOCK + c] = lg[q]·R_{colOrder[c0 + c]} (in float) for the {@link #GROUP} (4) rows of {@code lg} and the
+     * {@code len} columns from c0 in norm order: one pass over the block of Rᵀ serves every row.
+     */
+    private void block(float[] lg, int c0, int len, float[] acc) {
+        Arrays.fill(acc, 0f);
+        for (int a = 0; a < r; a++) {
+            int base = a * m + c0;
+            float x0 = lg[a], x1 = lg[r + a], x2 = lg[2 * r + a], x3 = lg[3 * r + a];
+            for (int c = 0; c < len; c++) {
+                float y = rightT[base + c];
+                acc[c] += x0 * y;
+                acc[BLOCK + c] += x1 * y;
+                acc[2 * BLOCK + c] += x2 * y;
+                acc[3 * BLOCK + c] += x3 * y;
+            }
+        }
+    }
+
+    /** The best rows so far, shared by the workers: the count-th best value is the threshold a row must reach. */
+    private static final class TopRows {
+        private final int k;
+        private final Comparator<RowMax> better;
+        private final PriorityQueue<RowMax> heap; // worst first
+        private final double s;
+        private volatile double threshold = Double.NEGATIVE_INFINITY;
+
+        TopRows(int k, Comparator<RowMax> better, double s) {
+            this.k = k;
+            this.better = better;
+            this.heap = new PriorityQueue<>(better);
+            this.s = s;
+        }
+
+        /** The value (times the sign) a row must at least reach to enter: −∞ until k rows are in. */
+        double threshold() { return threshold; }
+
+        synchronized void offer(RowMax x) {
+            if (k == 0) return;
+            if (heap.size() < k) heap.add(x);
+            else if (better.compare(x, heap.peek()) > 0) {
+                heap.poll();
+                heap.add(x);
+            } else return;
+            if (heap.size() == k) threshold = s * heap.peek().value();
+        }
+
+        synchronized List<RowMax> sorted() {
+            List<RowMax> out = new ArrayList<>(heap);
+            out.sort(better.reversed());
+            return out;
+        }
+    }
+
+    /** Rows searched together, and columns per block (4 × 512 floats of sums stay in the L1 cache). */
+    static final int GROUP = 4, BLOCK = 512;
 }

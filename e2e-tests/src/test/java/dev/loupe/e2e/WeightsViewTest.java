@@ -137,10 +137,36 @@ class WeightsViewTest extends BrowserTest {
             assertEquals(400, r.statusCode(), bad + ": " + r.body());
             assertTrue(r.body().contains("\"message\""), r.body());
         }
-        var r = app.get("/api/v1/models/brown-6l/weights/heads/0/0?rank=max");
-        assertEquals(400, r.statusCode(), r.body());
-        assertTrue(r.body().contains("use rank norm"), r.body());
         assertEquals(404, app.get("/api/v1/models/nope/weights/composition").statusCode());
+    }
+
+    /**
+     * brown-6l (d_vocab 50,257): rows by norm by default, the exact search on request. Its top pair is the largest
+     * entry of the whole matrix, so at least the best pair among the rows of largest norm; its rows are the rows of
+     * its pairs, and the bound spared most of the 2.5·10⁹ entries (head 0.1, whose search is among the fast ones).
+     */
+    @Test
+    void theExactSearchRunsAtGpt2sVocabulary() throws Exception {
+        JsonNode byNorm = get(app, "/api/v1/models/brown-6l/weights/heads/0/1").get("result");
+        assertEquals("norm", byNorm.get("ov").get("rank").asText());
+        JsonNode exact = get(app, "/api/v1/models/brown-6l/weights/heads/0/1?rank=max").get("result");
+        for (String circuit : List.of("qk", "ov")) {
+            JsonNode c = exact.get(circuit), n = byNorm.get(circuit);
+            assertEquals("max", c.get("rank").asText());
+            assertEquals(50257L * 50257, c.get("entriesTotal").asLong());
+            assertTrue(c.get("entriesComputed").asLong() < c.get("entriesTotal").asLong() / 2, circuit + ": " + c.get("entriesComputed"));
+            double top = c.get("pairs").get(0).get("value").asDouble();
+            assertTrue(top >= n.get("pairs").get(0).get("value").asDouble() - 1e-9, circuit);
+            for (int i = 1; i < c.get("pairs").size(); i++) assertTrue(c.get("pairs").get(i).get("value").asDouble() <= top);
+            // the largest entry is its row's largest: the first row shown holds it
+            assertEquals(c.get("pairs").get(0).get("row").get("id").asInt(), c.get("rows").get(0).get("token").get("id").asInt());
+            assertEquals(top, c.get("rows").get(0).get("top").get(0).get("value").asDouble(), 1e-12);
+        }
+        page.navigate(app.url("/model/brown-6l/weights?layer=0&head=1&rank=max"));
+        assertThat(page.locator("#ov-summary")).containsText("entries computed", SLOW);
+        assertThat(page.locator("#rank")).containsText("largest entry (exact)");
+        assertThat(page.locator("#rank [slot=helper]")).containsText("exact: up to a minute per head at 50,257 tokens");
+        screenshot("weights-brown-6l-exact");
     }
 
     /** brown-6l (d_vocab 50,257): the time until the view is interactive, printed (the machine is shared and loaded). */

@@ -60,14 +60,15 @@ public class WeightsView extends ExplorerPage {
         sign.setItems("positive", "negative");
         sign.setItemLabelGenerator(s -> s.equals("positive") ? "largest" : "most negative");
         sign.setValue(state.get("sign", "positive").equals("negative") ? "negative" : "positive");
-        boolean maxAllowed = HeadCircuits.defaultRank(c.dVocab()) == HeadCircuits.Rank.MAX;
+        boolean maxByDefault = HeadCircuits.defaultRank(c.dVocab()) == HeadCircuits.Rank.MAX;
         rank = new Select<>();
         rank.setLabel("Rows chosen by");
         rank.setId("rank");
-        rank.setItems(maxAllowed ? List.of("max", "norm") : List.of("norm"));
-        rank.setItemLabelGenerator(s -> s.equals("max") ? "largest entry (exact search)" : "row norm");
-        String r = state.get("rank", maxAllowed ? "max" : "norm");
-        rank.setValue(maxAllowed && r.equals("max") ? "max" : "norm");
+        rank.setItems(List.of("max", "norm"));
+        rank.setItemLabelGenerator(s -> s.equals("max") ? "largest entry (exact)" : "row norm");
+        // the exact search is fast up to 8,192 tokens; at GPT-2's vocabulary it computes most entries of many heads
+        if (!maxByDefault) rank.setHelperText("exact: up to a minute per head at " + String.format(Locale.ROOT, "%,d", c.dVocab()) + " tokens");
+        rank.setValue(state.get("rank", maxByDefault ? "max" : "norm").equals("max") ? "max" : "norm");
         rows = new IntegerField("Rows");
         rows.setId("rows");
         rows.setMin(1);
