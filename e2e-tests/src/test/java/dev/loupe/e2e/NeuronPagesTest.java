@@ -429,6 +429,10 @@ class NeuronPagesTest extends BrowserTest {
         page.locator("#filter-class input").fill("suppression");
         page.locator("#filter-class input").press("Enter");
         shownCount(rows.stream().filter(r -> r.get("class").asText().equals("suppression")).count(), total);
+        // Enter in a filter field filters; it does not run the search (which would navigate and drop the filters)
+        page.waitForTimeout(500);
+        assertTrue(page.url().contains("class=suppression"), page.url());
+        shownCount(rows.stream().filter(r -> r.get("class").asText().equals("suppression")).count(), total);
         page.locator("#filter-class input").fill("");
         page.locator("#filter-class input").press("Enter");
         page.locator("#filter-label input").fill("\" an\"");

@@ -108,7 +108,7 @@ public class NeuronBrowserView extends VerticalLayout implements BeforeEnterObse
                             "search", kind.getValue(), "q", query.getValue()))));
             go.setId("search-run");
             go.addThemeVariants(ButtonVariant.LUMO_PRIMARY);
-            go.addClickShortcut(com.vaadin.flow.component.Key.ENTER);
+            go.addClickShortcut(com.vaadin.flow.component.Key.ENTER).listenOn(query); // Enter in a filter field must not search (it would drop the filters)
             HorizontalLayout controls = new HorizontalLayout(layerSelect, kind, query, go, state);
             controls.setDefaultVerticalComponentAlignment(FlexComponent.Alignment.BASELINE);
             add(title, new Paragraph(String.format(Locale.ROOT, "Indexed on %s (%,d tokens). Labels are scored on held-out text "
