@@ -56,8 +56,10 @@ export abstract class ChartElement extends HTMLElement {
     }
     if (!this.style.display) this.style.display = 'block';
     this.observer = new ResizeObserver(() => {
-      this.chart?.resize();
-      if (this.chart) this.drawn(this.chart);
+      // a chart is first drawn once its box has a size (see render)
+      if (!this.chart) { this.render(); return; }
+      this.chart.resize();
+      this.drawn(this.chart);
     });
     this.observer.observe(this);
     this.render();
@@ -80,6 +82,9 @@ export abstract class ChartElement extends HTMLElement {
     if (!this.box || !this.isConnected || !this.specText) return;
     const spec = JSON.parse(this.specText);
     if (spec.height) this.style.height = `${spec.height + EXPORT_BAR}px`;
+    // not laid out yet (a results box still hidden): drawn at 0 × 0 ECharts would hide every axis label as
+    // overlapping and count as drawn; the resize observer draws it when it gets its size
+    if (!this.chart && this.box.clientWidth === 0) return;
     const renderer = this.renderer(spec);
     if (this.chart && renderer !== this.rendererType) {
       this.chart.dispose();
