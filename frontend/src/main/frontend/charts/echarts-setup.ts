@@ -3,7 +3,7 @@
 import * as echarts from 'echarts/core';
 import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
-  DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent,
+  DataZoomComponent, GraphicComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 import { exportBar } from './chart-export';
@@ -11,7 +11,7 @@ import type { ChartData } from './chart-export';
 import { takeEarlyProperty } from './early-property';
 
 echarts.use([HeatmapChart, BarChart, LineChart, ScatterChart, GridComponent, TitleComponent, TooltipComponent, VisualMapComponent,
-  DataZoomComponent, LegendComponent, MarkLineComponent, SVGRenderer, CanvasRenderer]);
+  DataZoomComponent, GraphicComponent, LegendComponent, MarkLineComponent, SVGRenderer, CanvasRenderer]);
 
 export { echarts };
 export type { ChartData } from './chart-export';
@@ -58,6 +58,8 @@ export abstract class ChartElement extends HTMLElement {
     this.observer = new ResizeObserver(() => {
       // a chart is first drawn once its box has a size (see render)
       if (!this.chart) { this.render(); return; }
+      // a resize redraws every shape: only when the size did change (the observer also reports the first size)
+      if (this.chart.getWidth() === this.box!.clientWidth && this.chart.getHeight() === this.box!.clientHeight) return;
       this.chart.resize();
       this.drawn(this.chart);
     });
@@ -94,6 +96,7 @@ export abstract class ChartElement extends HTMLElement {
       this.rendererType = renderer;
       this.chart = echarts.init(this.box, undefined, { renderer });
       this.chart.on('click', (p: any) => this.clicked(p));
+      this.created(this.chart);
       // after the zoom's own update, not inside it
       this.chart.on('datazoom', () => { setTimeout(() => { if (this.chart) this.drawn(this.chart); }, 0); });
       // drawn, not only configured: what a user sees (tests wait on this attribute)
@@ -103,12 +106,22 @@ export abstract class ChartElement extends HTMLElement {
       });
     }
     this.pending = true;
+    // a new height: resized while empty, so the new option is drawn once, at its size
+    if (this.chart.getWidth() !== this.box.clientWidth || this.chart.getHeight() !== this.box.clientHeight) {
+      this.chart.clear();
+      this.chart.resize();
+    }
     this.chart.setOption(this.options(spec), true);
-    this.chart.resize();
     this.drawn(this.chart);
   }
 
   protected abstract options(spec: any): any;
+
+  /** Once, when the ECharts instance is made: a chart can listen to its events. */
+  protected created(_chart: echarts.ECharts) {}
+
+  /** The option an SVG export draws (the chart's own by default). */
+  protected exportOptions(spec: any): any { return this.options(spec); }
 
   /** After the chart is laid out (set, resized): a chart can adjust what depends on its pixels. */
   protected drawn(_chart: echarts.ECharts) {}
@@ -144,7 +157,7 @@ export abstract class ChartElement extends HTMLElement {
     if (!this.chart) return '';
     if (this.rendererType === 'svg') return this.chart.renderToSVGString();
     const off = echarts.init(null as any, undefined, { renderer: 'svg', ssr: true, width: this.chart.getWidth(), height: this.chart.getHeight() });
-    off.setOption(this.options(JSON.parse(this.specText)));
+    off.setOption(this.exportOptions(JSON.parse(this.specText)));
     const s = off.renderToSVGString();
     off.dispose();
     return s;

@@ -4,6 +4,13 @@ import { ChartElement, escapeHtml } from './echarts-setup';
 /** Above this many cells the grid is drawn on a canvas: SVG with one element per cell gets slow. */
 const CANVAS_CELLS = 2500;
 
+/**
+ * Above this many cells (without cell labels) the cells are painted as one picture of the visible window instead of
+ * one ECharts shape each: a full-context attention pattern (33k cells) takes seconds as shapes, milliseconds as
+ * pixels. Axes, zoom and legend stay ECharts'; the tooltip and clicks map the pointer to the cell.
+ */
+const PICTURE_CELLS = 12000;
+
 /** sRGB relative luminance of #rrggbb (WCAG). */
 function luminance(rgb: number[]): number {
   const c = rgb.map((x) => x / 255).map((x) => (x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4)));
@@ -30,6 +37,17 @@ function textColour(cell: number[]): string {
 function fit(cell: number): any {
   const width = Math.floor(cell - 4);
   return { width: Math.max(1, width), overflow: 'truncate', ellipsis: '…', show: width >= 10 };
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
+
+/** The tooltip of cell (x, y): its row and column labels, then its tip line(s) or its value. */
+function tipHtml(s: any, x: number, y: number, v: number): string {
+  const head = `${escapeHtml(String(s.yName || 'y'))} ${escapeHtml(String(s.yLabels?.[y] ?? y))} · `
+    + `${escapeHtml(String(s.xName || 'x'))} ${escapeHtml(String(s.xLabels?.[x] ?? x))}`;
+  const tip = s.tips?.[y]?.[x];
+  const body = tip ? escapeHtml(tip).replace(/\n/g, '<br>') : fmt(v);
+  return `<b>${head}</b><br>${body}`;
 }
 
 /** A zoom window over an axis: the last `window` entries (all when window is 0), with a slider and the wheel. */
@@ -62,14 +80,28 @@ class LoupeHeatmap extends ChartElement {
   /** The label width set last (each new spec sets its own first guess). */
   private fittedWidth = -1;
 
+  /** Whether the cells are painted as a picture (see PICTURE_CELLS), for the spec drawn last. */
+  private picture = false;
+  private spec_: any = {};
+  private tip?: HTMLDivElement;
+
   protected options(s: any): any {
+    const cells = (s.values ?? []).reduce((n: number, r: unknown[]) => n + r.length, 0);
+    this.picture = cells > PICTURE_CELLS && !s.text;
+    this.spec_ = s;
+    return this.build(s, this.picture);
+  }
+
+  /** An SVG export draws every cell as a shape (a picture in an SVG would not be vector). */
+  protected exportOptions(s: any): any { return this.build(s, false); }
+
+  private build(s: any, picture: boolean): any {
     const values: (number | null)[][] = s.values || [];
     const text: string[][] | undefined = s.text;
-    const tips: string[][] | undefined = s.tips;
     const colors: string[] = s.colors || (s.diverging ? ['#2166ac', '#f7f7f7', '#b2182b'] : ['#f7fbff', '#6baed6', '#08306b']);
     const min = s.min ?? 0, max = s.max ?? 1;
     const data: any[] = [];
-    for (let y = 0; y < values.length; y++) {
+    for (let y = 0; y < (picture ? 0 : values.length); y++) {
       for (let x = 0; x < values[y].length; x++) {
         const v = values[y][x];
         if (v === null || v === undefined) continue;
@@ -77,7 +109,6 @@ class LoupeHeatmap extends ChartElement {
         data.push(text ? { value: [x, y, v], label: { color: textColour(colourAt(colors, (v - min) / (max - min || 1))) } } : [x, y, v]);
       }
     }
-    const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
     const nx = s.xLabels?.length ?? 0, ny = s.yLabels?.length ?? 0;
     this.fitting = !!(s.fitText && text) && nx >= 2;
     const guess = fit(((this.clientWidth || 800) - (s.gridLeft ?? 90) - (s.zoomY !== undefined ? 36 : 20))
@@ -96,17 +127,15 @@ class LoupeHeatmap extends ChartElement {
       grid: { left: s.gridLeft ?? 90, right: s.zoomY !== undefined ? 36 : 20, top: s.title || s.legend ? 36 : 12,
         bottom: (s.gridBottom ?? 70) + (s.zoomX !== undefined ? 18 : 0), containLabel: false },
       dataZoom,
-      tooltip: {
+      // a picture has no shapes to hover: its tooltip is this element's own (see pointer)
+      tooltip: picture ? { show: false } : {
         confine: true,
         formatter: (p: any) => {
           const [x, y, v] = p.value ?? p.data;
-          const head = `${escapeHtml(String(s.yName || 'y'))} ${escapeHtml(String(s.yLabels?.[y] ?? y))} · `
-            + `${escapeHtml(String(s.xName || 'x'))} ${escapeHtml(String(s.xLabels?.[x] ?? x))}`;
-          const tip = tips?.[y]?.[x];
-          const body = tip ? escapeHtml(tip).replace(/\n/g, '<br>') : fmt(v);
-          return `<b>${head}</b><br>${body}`;
+          return tipHtml(s, x, y, v);
         },
       },
+      graphic: picture ? [{ id: 'cells', type: 'image', silent: true, z: 1, style: { image: '', x: 0, y: 0, width: 0, height: 0 } }] : undefined,
       xAxis: {
         type: 'category', data: s.xLabels, name: s.hideAxes ? undefined : s.xName, nameLocation: 'middle', nameGap: s.xNameGap ?? 52,
         splitArea: { show: false }, axisLabel: axisLabel(nx, s.xRotate ?? 45), axisTick: { show: !s.hideAxes },
@@ -136,8 +165,115 @@ class LoupeHeatmap extends ChartElement {
     };
   }
 
-  /** With fitText, the labels follow the cells' width as the zoom window or the size changes. */
+  /**
+   * The grid's rectangle in pixels and the category window shown on each axis ([first, last] index), from the
+   * laid-out chart.
+   */
+  private static window(chart: any): { rect: any; x: number[]; y: number[] } | null {
+    const grid = chart.getModel?.().getComponent('grid', 0)?.coordinateSystem;
+    if (!grid) return null;
+    const ext = (a: string) => grid.getAxis(a).scale.getExtent().map((v: number) => Math.round(v));
+    return { rect: grid.getRect(), x: ext('x'), y: ext('y') };
+  }
+
+  /** The cell under pixel (px, py) of the chart, or null outside the grid. */
+  private cellAt(chart: any, px: number, py: number): { x: number; y: number; v: number } | null {
+    const w = LoupeHeatmap.window(chart);
+    if (!w) return null;
+    const { rect } = w;
+    if (px < rect.x || py < rect.y || px >= rect.x + rect.width || py >= rect.y + rect.height) return null;
+    const x = w.x[0] + Math.floor((px - rect.x) * (w.x[1] - w.x[0] + 1) / rect.width);
+    const y = w.y[0] + Math.floor((py - rect.y) * (w.y[1] - w.y[0] + 1) / rect.height);
+    const v = this.spec_.values?.[y]?.[x];
+    return v === null || v === undefined ? null : { x, y, v };
+  }
+
+  /** The visible window of cells painted at the grid's pixel size (nearest cell per pixel; empty cells clear). */
+  private paint(chart: any) {
+    const w = LoupeHeatmap.window(chart);
+    if (!w) return;
+    const s = this.spec_, values: (number | null)[][] = s.values || [];
+    const colors: string[] = s.colors || (s.diverging ? ['#2166ac', '#f7f7f7', '#b2182b'] : ['#f7fbff', '#6baed6', '#08306b']);
+    const min = s.min ?? 0, max = s.max ?? 1;
+    const ratio = window.devicePixelRatio || 1;
+    const W = Math.max(1, Math.round(w.rect.width * ratio)), H = Math.max(1, Math.round(w.rect.height * ratio));
+    const canvas = document.createElement('canvas');
+    canvas.width = W;
+    canvas.height = H;
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(W, H);
+    const nx = w.x[1] - w.x[0] + 1, ny = w.y[1] - w.y[0] + 1;
+    // each pixel column's cell, then each row's: colours per row of cells computed once
+    const col = new Int32Array(W);
+    for (let i = 0; i < W; i++) col[i] = w.x[0] + Math.floor((i + 0.5) * nx / W);
+    let lastY = -1, rgba = new Uint8ClampedArray(0);
+    for (let j = 0; j < H; j++) {
+      const y = w.y[0] + Math.floor((j + 0.5) * ny / H);
+      if (y !== lastY) {
+        lastY = y;
+        const row = values[y] ?? [];
+        rgba = new Uint8ClampedArray(4 * nx);
+        for (let x = 0; x < nx; x++) {
+          const v = row[w.x[0] + x];
+          if (v === null || v === undefined) continue;
+          const c = colourAt(colors, (v - min) / (max - min || 1));
+          rgba.set([c[0], c[1], c[2], 255], 4 * x);
+        }
+      }
+      const o = 4 * W * j;
+      for (let i = 0; i < W; i++) {
+        const k = 4 * (col[i] - w.x[0]);
+        img.data[o + 4 * i] = rgba[k]; img.data[o + 4 * i + 1] = rgba[k + 1];
+        img.data[o + 4 * i + 2] = rgba[k + 2]; img.data[o + 4 * i + 3] = rgba[k + 3];
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    chart.setOption({ graphic: [{ id: 'cells', style: { image: canvas, x: w.rect.x, y: w.rect.y, width: w.rect.width, height: w.rect.height } }] });
+    this.dataset.painted = `${w.x[0]}-${w.x[1]}x${w.y[0]}-${w.y[1]}`;
+  }
+
+  protected created(chart: any) {
+    const zr = chart.getZr();
+    zr.on('mousemove', (e: any) => {
+      if (!this.picture) return;
+      const c = this.cellAt(chart, e.offsetX, e.offsetY);
+      this.showTip(c ? tipHtml(this.spec_, c.x, c.y, c.v) : null, e.offsetX, e.offsetY);
+    });
+    zr.on('globalout', () => this.showTip(null, 0, 0));
+    zr.on('click', (e: any) => {
+      if (!this.picture) return;
+      const c = this.cellAt(chart, e.offsetX, e.offsetY);
+      if (c) this.dispatchEvent(new CustomEvent('cell-click', { detail: { x: c.x, y: c.y } }));
+    });
+  }
+
+  /** The picture's tooltip: ECharts' look, kept inside the chart. */
+  private showTip(html: string | null, px: number, py: number) {
+    if (!html) {
+      if (this.tip) this.tip.style.display = 'none';
+      return;
+    }
+    if (!this.tip) {
+      this.tip = document.createElement('div');
+      this.tip.className = 'heatmap-tip';
+      this.tip.style.cssText = 'position: absolute; pointer-events: none; z-index: 10; background: #fff; border: 1px solid #ccc;'
+        + ' border-radius: 4px; padding: 6px 10px; font: 12px sans-serif; color: #333; box-shadow: 1px 2px 10px rgba(0,0,0,.2);'
+        + ' white-space: nowrap;';
+      this.style.position = 'relative';
+      this.appendChild(this.tip);
+    }
+    this.tip.innerHTML = html;
+    this.tip.style.display = 'block';
+    // beside the pointer, flipped to stay inside the chart
+    const box = this.tip.getBoundingClientRect(), top = this.clientHeight - (this.chart?.getHeight() ?? this.clientHeight); // the export links above
+    const left = px + 14 + box.width > this.clientWidth ? px - 14 - box.width : px + 14;
+    this.tip.style.left = `${Math.max(0, left)}px`;
+    this.tip.style.top = `${Math.max(0, py + top + 14 + box.height > this.clientHeight ? py + top - 14 - box.height : py + top + 14)}px`;
+  }
+
+  /** With fitText, the labels follow the cells' width as the zoom window or the size changes; a picture is painted again. */
   protected drawn(chart: any) {
+    if (this.picture) this.paint(chart);
     if (!this.fitting) return;
     const width = Math.abs(chart.convertToPixel({ xAxisIndex: 0 }, 1) - chart.convertToPixel({ xAxisIndex: 0 }, 0));
     if (!Number.isFinite(width)) return;

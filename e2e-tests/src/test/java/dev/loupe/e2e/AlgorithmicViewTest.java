@@ -42,7 +42,7 @@ class AlgorithmicViewTest extends BrowserTest {
         assertThat(summary).containsText(String.format(Locale.ROOT, "together %.1f %%", 100 * fraction));
         assertThat(summary).containsText(String.format(Locale.ROOT, "%.2f %% on the held-out pairs", 100 * o.get("testAccuracy").asDouble()));
         for (String id : new String[]{"#spectrum", "#answers", "#neuron-frequencies", "#neuron-map", "#neuron-power", "#curves"}) rendered(id);
-        assertTrue(page.locator("#curves svg text").allTextContents().contains("restricted_loss"), "the progress measures are drawn");
+        assertTrue(chartTexts("#curves").contains("restricted_loss"), "the progress measures are drawn");
 
         // another neuron: its dominant frequency as the API computes it
         JsonNode n5 = get(app, "/api/v1/models/" + MODADD + "/algorithmic/neurons/5");

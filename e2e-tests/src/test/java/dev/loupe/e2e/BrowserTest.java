@@ -99,6 +99,16 @@ public abstract class BrowserTest {
         return el.evaluate("(e) => (" + js + ")(e.chart)");
     }
 
+    /**
+     * The text of a chart's SVG (axis labels, cell labels, legend) once it is drawn, and after two more frames, so a
+     * redrawing at the chart's final size (the layout settling) is what is read.
+     */
+    protected List<String> chartTexts(String selector) {
+        chart(selector, "c => 0");
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+        return page.locator(selector).first().locator("svg text").allTextContents();
+    }
+
     /** Saves a full-page screenshot as e2e-tests/target/screenshots/NAME.png. */
     protected Path screenshot(String name) {
         Path file = Path.of(System.getProperty("loupe.screenshots", "target/screenshots")).resolve(name + ".png");

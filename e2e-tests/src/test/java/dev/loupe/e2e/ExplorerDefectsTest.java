@@ -59,7 +59,7 @@ class ExplorerDefectsTest extends BrowserTest {
         JsonNode r = get(app, api("logit-lens", q)).get("result");
         open(view("lens", q));
         assertThat(page.locator("#lens-scale vaadin-radio-button[checked]")).hasText("log");
-        List<String> texts = page.locator("#lens-map svg text").allTextContents();
+        List<String> texts = chartTexts("#lens-map");
         // every cell names the token's rank; the legend spans orders of magnitude
         JsonNode cell = r.get("cells").get(0).get(3);
         assertTrue(texts.contains("#" + cell.get("targetRank").asInt()), texts.toString());
@@ -149,8 +149,7 @@ class ExplorerDefectsTest extends BrowserTest {
         String longOne = "When Mary and John went to the store on a rainy afternoon in the middle of the week, John gave a drink to";
         String shortOne = "The cat sat on the";
         open(view("compare", "metric=loss&prompts=" + enc(longOne + "\n" + shortOne)));
-        chart("#compare-bars", "c => 0");
-        List<String> texts = page.locator("#compare-bars svg text").allTextContents();
+        List<String> texts = chartTexts("#compare-bars");
         String cut = texts.stream().filter(t -> t.startsWith("1. When Mary and John")).findFirst()
                 .orElseThrow(() -> new AssertionError("no label with the prompt's start: " + texts));
         assertTrue(cut.endsWith("…") && cut.length() < longOne.length(), cut);
@@ -229,7 +228,7 @@ class ExplorerDefectsTest extends BrowserTest {
         assertThat(top).isVisible();
         assertTrue((Boolean) top.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the top-10 list is cut off");
         double p0 = ps.get(2).get("next").get(0).get("prob").asDouble();
-        List<String> bars = page.locator("#next-bars svg text").allTextContents();
+        List<String> bars = chartTexts("#next-bars");
         String pct = String.format(java.util.Locale.ROOT, p0 >= 0.0995 ? "%.0f%%" : "%.1f%%", p0 * 100);
         assertTrue(bars.contains(pct), pct + " in " + bars);
     }

@@ -26,7 +26,7 @@ class ExplorerLinksAndErrorsTest extends BrowserTest {
         String copied = note.innerText().replaceFirst("(?s).*Link copied: ", "").trim();
         assertEquals(page.url(), copied);
         assertTrue(copied.contains("layer=0") && copied.contains("head=2") && copied.contains("text="), copied);
-        String labels = String.join("|", page.locator("#pattern svg text").allTextContents());
+        String labels = String.join("|", chartTexts("#pattern"));
 
         try (BrowserContext fresh = page.context().browser().newContext(new com.microsoft.playwright.Browser.NewContextOptions().setViewportSize(1400, 900))) {
             Page other = fresh.newPage();
@@ -35,6 +35,7 @@ class ExplorerLinksAndErrorsTest extends BrowserTest {
             assertThat(other.locator("#results h3").first()).hasText("Head 0.2");
             assertThat(other.locator("#prompt textarea")).hasValue(PROMPT);
             assertThat(other.locator("#pattern")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
+            other.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
             assertEquals(labels, String.join("|", other.locator("#pattern svg text").allTextContents()));
         }
         screenshot("explorer-copy-link");

@@ -18,12 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ExplorerViewsTest extends BrowserTest {
 
     /** Texts drawn in a chart's SVG (axis labels, cell labels, titles), once it has rendered. */
-    private List<String> chartTexts(String selector) {
-        Locator chart = page.locator(selector).first();
-        assertThat(chart).hasAttribute("data-rendered", Pattern.compile("\\d+"));
-        return chart.locator("svg text").allTextContents();
-    }
-
     private void open(String path) {
         page.navigate(app.url(path));
         page.waitForLoadState();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static com.microsoft.playwright.assertions.PlaywrightAssertions.assertThat;
@@ -84,5 +85,58 @@ class LongPromptTest extends BrowserTest {
         assertThat(page.locator("#head-grid")).isVisible(new com.microsoft.playwright.assertions.LocatorAssertions.IsVisibleOptions().setTimeout(30_000));
         screenshot("long-attention");
         times.forEach((k, t) -> assertTrue(t[1] < WARM_LIMIT_MS, k + " took " + t[1] + " ms cached (" + report + ")"));
+    }
+
+    /** Colour of t in [0, 1] on the pattern's scale (white to dark blue through #6baed6), linear in RGB as ECharts'. */
+    private static int[] blues(double t) {
+        int[][] stops = {{0xf7, 0xfb, 0xff}, {0x6b, 0xae, 0xd6}, {0x08, 0x30, 0x6b}};
+        double x = Math.min(1, Math.max(0, t)) * 2;
+        int i = Math.min(1, (int) Math.floor(x));
+        double f = x - i;
+        int[] c = new int[3];
+        for (int k = 0; k < 3; k++) c[k] = (int) Math.round(stops[i][k] + (stops[i + 1][k] - stops[i][k]) * f);
+        return c;
+    }
+
+    /**
+     * At full context the attention pattern (32,896 cells) is painted as one picture: each cell has the colour of its
+     * value, keys after the query stay empty, and hovering a cell names its query, key and value.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void fullContextPatternIsOnePictureWithEachCellsColourAndTooltip() {
+        String text = prompt(256);
+        JsonNode p = get(app, "/api/v1/models/" + MODEL + "/attention?text=" + enc(text) + "&layer=3&head=1").get("result").get("patterns").get(0);
+        page.navigate(app.url(path("attention", "text=" + enc(text) + "&layer=3&head=1")), new com.microsoft.playwright.Page.NavigateOptions().setTimeout(120_000));
+        chart("#pattern", "c => 0");
+        assertThat(page.locator("#pattern")).hasAttribute("data-painted", "0-255x0-255");
+        int q = 200, strongest = 0;
+        for (int k = 0; k <= q; k++) if (p.get(q).get(k).asDouble() > p.get(q).get(strongest).asDouble()) strongest = k;
+        // [key, query, expected value or -1 for an empty cell]
+        int[][] cells = {{strongest, q}, {q, q}, {3, q}, {250, 100}};
+        for (int[] kq : cells) {
+            List<Number> xy = (List<Number>) chart("#pattern", "c => c.convertToPixel({ xAxisIndex: 0, yAxisIndex: 0 }, [" + kq[0] + ", " + kq[1] + "])");
+            double x = xy.get(0).doubleValue(), y = xy.get(1).doubleValue();
+            List<Number> rgba = (List<Number>) page.locator("#pattern canvas").first().evaluate("(cv, [x, y]) => { const r = window.devicePixelRatio || 1;"
+                    + " return [...cv.getContext('2d').getImageData(Math.floor(x * r), Math.floor(y * r), 1, 1).data]; }", List.of(x, y));
+            if (kq[0] > kq[1]) {
+                assertEquals(0, rgba.get(3).intValue(), "a key after the query is empty: " + rgba);
+                continue;
+            }
+            double v = p.get(kq[1]).get(kq[0]).asDouble();
+            int[] want = blues(v);
+            for (int c = 0; c < 3; c++)
+                assertTrue(Math.abs(rgba.get(c).intValue() - want[c]) <= 2, "cell (" + kq[0] + ", " + kq[1] + ") = " + v + ": " + rgba + " vs " + java.util.Arrays.toString(want));
+            page.locator("#pattern > div:nth-child(2)").hover(new com.microsoft.playwright.Locator.HoverOptions().setPosition(x, y));
+            com.microsoft.playwright.Locator tip = page.locator("#pattern .heatmap-tip");
+            assertThat(tip).isVisible();
+            assertThat(tip).containsText("query (attending) " + kq[1] + " ");
+            assertThat(tip).containsText("key (attended to) " + kq[0] + " ");
+            double shown = Double.parseDouble(tip.innerText().lines().reduce((a, b) -> b).orElseThrow().trim());
+            assertEquals(v, shown, 6e-4, tip.innerText());
+        }
+        // outside the grid: no tooltip
+        page.locator("#pattern > div:nth-child(2)").hover(new com.microsoft.playwright.Locator.HoverOptions().setPosition(5, 5));
+        assertThat(page.locator("#pattern .heatmap-tip")).isHidden();
     }
 }

@@ -111,7 +111,7 @@ class PatchingTest extends BrowserTest {
         assertThat(page.locator("#patching-heatmap")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
         assertThat(page.locator("#patching-attribution")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
         assertThat(page.locator("#patching-correlation")).containsText(String.format(java.util.Locale.ROOT, "%.3f", r.get("attributionCorrelation").asDouble()));
-        List<String> rows = page.locator("#patching-heatmap svg text").allTextContents();
+        List<String> rows = chartTexts("#patching-heatmap");
         assertTrue(rows.contains("L1 H3") && rows.contains("2 ·cat"), rows.toString());
         screenshot("patching-heads");
 
@@ -160,7 +160,7 @@ class PatchingTest extends BrowserTest {
         assertThat(first).hasText("N" + best);
         assertThat(first).hasAttribute("href", "/model/" + LoupeApp.MODEL + "/neurons/1/" + best);
         assertThat(page.locator("#patching-neuron-links a")).hasCount(20);
-        assertTrue(page.locator("#patching-neurons svg text").allTextContents().contains("N" + best));
+        assertTrue(chartTexts("#patching-neurons").contains("N" + best));
     }
 
     @Test
