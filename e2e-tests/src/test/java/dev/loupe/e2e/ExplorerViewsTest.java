@@ -50,6 +50,21 @@ class ExplorerViewsTest extends BrowserTest {
         assertThat(page.locator("#config [data-key='d_model']")).hasText("64");
     }
 
+    /** The tokens and the loss text are written as markup: a prompt with markup characters shows as text. */
+    @Test
+    void promptWithMarkupCharactersShowsAsText() {
+        String text = "Say \"<b>hi</b>\" & 'go'";
+        JsonNode ps = get(app, api("prompt", "text=" + enc(text))).get("result").get("positions");
+        open(view("prompt", "text=" + enc(text)));
+        assertThat(page.locator("#tokens .token-chip")).hasCount(ps.size());
+        assertThat(page.locator("#tokens b, #loss-text b")).hasCount(0);
+        assertEquals("<|endoftext|>" + text, page.locator("#loss-text").textContent());
+        Locator quote = page.locator("#loss-text .loss-token").filter(new Locator.FilterOptions().setHasText("\"<")).first();
+        assertTrue(quote.getAttribute("title").startsWith("·\"<"), quote.getAttribute("title"));
+        page.locator("#tokens .token-chip").nth(2).click();
+        page.waitForURL(Pattern.compile(".*position=2.*"));
+    }
+
     @Test
     void promptShowsTokensIdsLossesAndPredictions() {
         JsonNode ps = get(app, api("prompt", "text=" + enc("Hello world"))).get("result").get("positions");

@@ -5,7 +5,6 @@ import com.vaadin.flow.component.grid.GridVariant;
 import com.vaadin.flow.component.html.Div;
 import com.vaadin.flow.component.html.H3;
 import com.vaadin.flow.component.html.Paragraph;
-import com.vaadin.flow.component.html.Span;
 import com.vaadin.flow.component.textfield.TextArea;
 import com.vaadin.flow.data.renderer.LitRenderer;
 import com.vaadin.flow.router.Route;
@@ -15,6 +14,7 @@ import dev.loupe.service.Explorer;
 import dev.loupe.tokenizer.ListTokenizer;
 import dev.loupe.ui.MainLayout;
 import dev.loupe.ui.charts.Bars;
+import org.jsoup.nodes.Entities;
 
 import java.util.List;
 
@@ -68,55 +68,53 @@ public class PromptView extends ExplorerPage {
         out.add(new Paragraph(String.format(java.util.Locale.ROOT, "%d tokens · %s%s", ps.size(), lossLine,
                 answer.cached() ? " · from the cache" : "")));
 
-        // the tokens as chips: visible whitespace, id below
+        // the tokens as chips (visible whitespace, id below) and the loss over the text are written as markup inside
+        // one element each, not one server-side component per token: a full context is hundreds of tokens
         out.add(new H3("Tokens"));
+        StringBuilder chipHtml = new StringBuilder();
+        for (Predictions.Position p : ps) {
+            chipHtml.append("<div class=\"token-chip\" data-pos=\"").append(p.position()).append("\" style=\"border:1px solid var(--lumo-contrast-20pct);"
+                    + "border-radius:4px;padding:2px 6px;text-align:center;cursor:pointer")
+                    .append(p.position() == selected ? ";background:var(--lumo-primary-color-10pct)" : "").append("\">")
+                    .append("<span class=\"token\" style=\"font-family:monospace;white-space:pre\">").append(Entities.escape(names.get(p.position())))
+                    .append("</span><span class=\"token-id\" style=\"display:block;font-size:var(--lumo-font-size-xxs);"
+                            + "color:var(--lumo-secondary-text-color)\">").append(p.token().id()).append("</span></div>");
+        }
         Div chips = new Div();
         chips.setId("tokens");
         chips.getStyle().set("display", "flex").set("flex-wrap", "wrap").set("gap", "4px");
-        for (Predictions.Position p : ps) {
-            Div chip = new Div();
-            chip.addClassName("token-chip");
-            chip.getElement().setAttribute("data-pos", String.valueOf(p.position()));
-            chip.getStyle().set("border", "1px solid var(--lumo-contrast-20pct)").set("border-radius", "4px")
-                    .set("padding", "2px 6px").set("text-align", "center").set("cursor", "pointer")
-                    .set("background", p.position() == selected ? "var(--lumo-primary-color-10pct)" : "");
-            Span tok = new Span(names.get(p.position()));
-            tok.addClassName("token");
-            tok.getStyle().set("font-family", "monospace").set("white-space", "pre");
-            Span id = new Span(String.valueOf(p.token().id()));
-            id.addClassName("token-id");
-            id.getStyle().set("display", "block").set("font-size", "var(--lumo-font-size-xxs)").set("color", "var(--lumo-secondary-text-color)");
-            chip.add(tok, id);
-            int pos = p.position();
-            chip.addClickListener(e -> select(pos));
-            chips.add(chip);
-        }
+        chips.getElement().setProperty("innerHTML", chipHtml.toString());
+        String clickedChip = "event.target.closest('.token-chip') ? event.target.closest('.token-chip').dataset.pos : ''";
+        chips.getElement().addEventListener("click", e -> {
+            String pos = e.getEventData().getString(clickedChip);
+            if (pos != null && !pos.isEmpty()) select(Integer.parseInt(pos));
+        }).addEventData(clickedChip);
         out.add(chips);
 
         // the loss of each token as a colour over the text
         out.add(new H3("Loss over the text"));
         double maxLoss = ps.stream().filter(scored).mapToDouble(Predictions.Position::loss).max().orElse(1);
+        StringBuilder lossHtml = new StringBuilder();
+        for (Predictions.Position p : ps) {
+            if (words && p.position() > 0) lossHtml.append("<span> </span>");
+            String shown = p.position() == 0 || words ? p.token().token() : texts.get(p.position());
+            if (scored.test(p)) {
+                double w = Math.min(1, p.loss() / Math.max(1e-9, maxLoss));
+                lossHtml.append(String.format(java.util.Locale.ROOT, "<span class=\"loss-token\" style=\"background:rgba(215, 48, 39, %.3f)\" title=\"%s\" data-loss=\"%s\">",
+                        0.08 + 0.8 * w, Entities.escape(String.format(java.util.Locale.ROOT, "%s · id %d · loss %.3f · p %s",
+                                names.get(p.position()), p.token().id(), p.loss(), pct(p.prob()))), fmt(p.loss())));
+            } else {
+                lossHtml.append("<span class=\"loss-token unscored\" style=\"color:var(--lumo-secondary-text-color)\" title=\"")
+                        .append(Entities.escape(p.loss() == null ? "first token: no loss"
+                                : String.format(java.util.Locale.ROOT, "not scored: %s was not trained on this prediction (loss %.3f)", model, p.loss())))
+                        .append("\">");
+            }
+            lossHtml.append(Entities.escape(shown)).append("</span>");
+        }
         Div text = new Div();
         text.setId("loss-text");
         text.getStyle().set("white-space", "pre-wrap").set("font-family", "monospace").set("line-height", "1.9");
-        for (Predictions.Position p : ps) {
-            if (words && p.position() > 0) text.add(new Span(" "));
-            Span s = new Span(p.position() == 0 || words ? p.token().token() : texts.get(p.position()));
-            s.addClassName("loss-token");
-            if (scored.test(p)) {
-                double w = Math.min(1, p.loss() / Math.max(1e-9, maxLoss));
-                s.getStyle().set("background", String.format(java.util.Locale.ROOT, "rgba(215, 48, 39, %.3f)", 0.08 + 0.8 * w));
-                s.getElement().setAttribute("title", String.format(java.util.Locale.ROOT, "%s · id %d · loss %.3f · p %s",
-                        names.get(p.position()), p.token().id(), p.loss(), pct(p.prob())));
-                s.getElement().setAttribute("data-loss", fmt(p.loss()));
-            } else {
-                s.addClassName("unscored");
-                s.getStyle().set("color", "var(--lumo-secondary-text-color)");
-                s.getElement().setAttribute("title", p.loss() == null ? "first token: no loss"
-                        : String.format(java.util.Locale.ROOT, "not scored: %s was not trained on this prediction (loss %.3f)", model, p.loss()));
-            }
-            text.add(s);
-        }
+        text.getElement().setProperty("innerHTML", lossHtml.toString());
         out.add(text, label("Red: higher loss (−log p of the token given the tokens before it); the darkest is " + fmt(maxLoss) + " nats."));
 
         // every position: token, loss, and the top-10 next tokens
