@@ -4,7 +4,8 @@ import { takeEarlyProperty } from './early-property';
  * Every head's attention pattern at once, as small pictures (one pixel per query × key, darker is more attention),
  * drawn straight into canvases so hundreds of thousands of cells cost milliseconds. Hovering a head shows it large
  * in the preview; clicking one locks it there and fires `head-click` with { layer, head }.
- * Spec: { n, tokens, heads: [{ layer, head, label, pattern: base64 of n × n bytes, 255 = attention 1 }], selected:
+ * Spec: { n, tokens, heads: [{ layer, head, label, pattern: base64 of the causal half, row q's keys 0..q
+ * (n(n+1)/2 bytes), 255 = attention 1 }], selected:
  * "layer.head", preview: boolean }.
  */
 class LoupeHeadGrid extends HTMLElement {
@@ -22,6 +23,13 @@ class LoupeHeadGrid extends HTMLElement {
   connectedCallback() {
     const early = takeEarlyProperty(this, 'spec');
     if (early !== undefined) this.spec = early;
+  }
+
+  /** The n × n pattern from its causal half (row q's keys 0..q, in order); the keys after a query are 0. */
+  private static unpack(n: number, packed: string): Uint8Array {
+    const out = new Uint8Array(n * n);
+    for (let q = 0, i = 0; q < n; q++) for (let k = 0; k <= q; k++) out[q * n + k] = packed.charCodeAt(i++);
+    return out;
   }
 
   private static draw(canvas: HTMLCanvasElement, n: number, p: Uint8Array) {
@@ -54,7 +62,7 @@ class LoupeHeadGrid extends HTMLElement {
     this.locked = this.data.selected ?? null;
     for (const h of this.data.heads) {
       const key = `${h.layer}.${h.head}`;
-      const bytes = Uint8Array.from(atob(h.pattern), (c) => c.charCodeAt(0));
+      const bytes = LoupeHeadGrid.unpack(n, atob(h.pattern));
       this.pixels.set(key, bytes);
       const cell = document.createElement('div');
       cell.className = 'head-map';

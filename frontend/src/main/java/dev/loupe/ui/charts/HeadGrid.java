@@ -13,8 +13,8 @@ import com.vaadin.flow.shared.Registration;
 import java.util.Base64;
 
 /**
- * Attention patterns of many heads as thumbnails drawn on canvases (one byte per cell, so a full context of every
- * head travels as a few hundred kilobytes); optionally a large preview of the hovered or clicked head.
+ * Attention patterns of many heads as thumbnails drawn on canvases (one byte per cell of the causal half, so a full
+ * context of every head travels as about a megabyte); optionally a large preview of the hovered or clicked head.
  */
 @Tag("loupe-head-grid")
 @JsModule("./charts/loupe-head-grid.ts")
@@ -45,12 +45,15 @@ public class HeadGrid extends ChartComponent {
         spec.put("preview", preview);
     }
 
-    /** Adds a head's pattern [query][key] (entries above the diagonal are ignored). */
+    /**
+     * Adds a head's pattern [query][key]: its causal half only (row q's keys 0..q, n(n+1)/2 bytes; the keys after a
+     * query are always 0), half what the whole square would send.
+     */
     public HeadGrid add(int layer, int head, String label, float[][] pattern) {
         int n = pattern.length;
-        byte[] b = new byte[n * n];
-        for (int q = 0; q < n; q++)
-            for (int k = 0; k <= q; k++) b[q * n + k] = (byte) Math.round(Math.min(1, Math.max(0, pattern[q][k])) * 255);
+        byte[] b = new byte[n * (n + 1) / 2];
+        for (int q = 0, i = 0; q < n; q++)
+            for (int k = 0; k <= q; k++) b[i++] = (byte) Math.round(Math.min(1, Math.max(0, pattern[q][k])) * 255);
         heads.addObject().put("layer", layer).put("head", head).put("label", label).put("pattern", Base64.getEncoder().encodeToString(b));
         return this;
     }
