@@ -39,6 +39,9 @@ function fit(cell: number): any {
   return { width: Math.max(1, width), overflow: 'truncate', ellipsis: '…', show: width >= 10 };
 }
 
+/** The colour stops of a spec: its own, or blue–white–red when diverging, else white to dark blue. */
+const palette = (s: any): string[] => s.colors || (s.diverging ? ['#2166ac', '#f7f7f7', '#b2182b'] : ['#f7fbff', '#6baed6', '#08306b']);
+
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
 
 /** The tooltip of cell (x, y): its row and column labels, then its tip line(s) or its value. */
@@ -98,7 +101,7 @@ class LoupeHeatmap extends ChartElement {
   private build(s: any, picture: boolean): any {
     const values: (number | null)[][] = s.values || [];
     const text: string[][] | undefined = s.text;
-    const colors: string[] = s.colors || (s.diverging ? ['#2166ac', '#f7f7f7', '#b2182b'] : ['#f7fbff', '#6baed6', '#08306b']);
+    const colors = palette(s);
     const min = s.min ?? 0, max = s.max ?? 1;
     const data: any[] = [];
     for (let y = 0; y < (picture ? 0 : values.length); y++) {
@@ -193,7 +196,7 @@ class LoupeHeatmap extends ChartElement {
     const w = LoupeHeatmap.window(chart);
     if (!w) return;
     const s = this.spec_, values: (number | null)[][] = s.values || [];
-    const colors: string[] = s.colors || (s.diverging ? ['#2166ac', '#f7f7f7', '#b2182b'] : ['#f7fbff', '#6baed6', '#08306b']);
+    const colors = palette(s);
     const min = s.min ?? 0, max = s.max ?? 1;
     const ratio = window.devicePixelRatio || 1;
     const W = Math.max(1, Math.round(w.rect.width * ratio)), H = Math.max(1, Math.round(w.rect.height * ratio));
@@ -203,29 +206,33 @@ class LoupeHeatmap extends ChartElement {
     const ctx = canvas.getContext('2d')!;
     const img = ctx.createImageData(W, H);
     const nx = w.x[1] - w.x[0] + 1, ny = w.y[1] - w.y[0] + 1;
-    // each pixel column's cell, then each row's: colours per row of cells computed once
+    const stops = colors.map(hex), last = stops.length - 1;
+    // a cell's colour as one little-endian RGBA word (the stops parsed once: tens of thousands of cells)
+    const word = (v: number) => {
+      const t = Math.min(1, Math.max(0, (v - min) / (max - min || 1))) * last;
+      const i = Math.min(last - 1, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
+      const c = (k: number) => Math.round(a[k] + (b[k] - a[k]) * f);
+      return ((255 << 24) | (c(2) << 16) | (c(1) << 8) | c(0)) >>> 0;
+    };
+    const pixels = new Uint32Array(img.data.buffer);
+    // each pixel column's cell; a pixel row of the same cell row as the one above is a copy of it
     const col = new Int32Array(W);
-    for (let i = 0; i < W; i++) col[i] = w.x[0] + Math.floor((i + 0.5) * nx / W);
-    let lastY = -1, rgba = new Uint8ClampedArray(0);
+    for (let i = 0; i < W; i++) col[i] = Math.floor((i + 0.5) * nx / W);
+    const rowWords = new Uint32Array(nx);
+    let lastY = -1;
     for (let j = 0; j < H; j++) {
       const y = w.y[0] + Math.floor((j + 0.5) * ny / H);
-      if (y !== lastY) {
-        lastY = y;
-        const row = values[y] ?? [];
-        rgba = new Uint8ClampedArray(4 * nx);
-        for (let x = 0; x < nx; x++) {
-          const v = row[w.x[0] + x];
-          if (v === null || v === undefined) continue;
-          const c = colourAt(colors, (v - min) / (max - min || 1));
-          rgba.set([c[0], c[1], c[2], 255], 4 * x);
-        }
+      if (y === lastY) {
+        pixels.copyWithin(j * W, (j - 1) * W, j * W);
+        continue;
       }
-      const o = 4 * W * j;
-      for (let i = 0; i < W; i++) {
-        const k = 4 * (col[i] - w.x[0]);
-        img.data[o + 4 * i] = rgba[k]; img.data[o + 4 * i + 1] = rgba[k + 1];
-        img.data[o + 4 * i + 2] = rgba[k + 2]; img.data[o + 4 * i + 3] = rgba[k + 3];
+      lastY = y;
+      const row = values[y] ?? [];
+      for (let x = 0; x < nx; x++) {
+        const v = row[w.x[0] + x];
+        rowWords[x] = v === null || v === undefined ? 0 : word(v);
       }
+      for (let i = 0; i < W; i++) pixels[j * W + i] = rowWords[col[i]];
     }
     ctx.putImageData(img, 0, 0);
     chart.setOption({ graphic: [{ id: 'cells', style: { image: canvas, x: w.rect.x, y: w.rect.y, width: w.rect.width, height: w.rect.height } }] });
