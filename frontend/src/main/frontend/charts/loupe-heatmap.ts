@@ -117,6 +117,8 @@ class LoupeHeatmap extends ChartElement {
     const guess = fit(((this.clientWidth || 800) - (s.gridLeft ?? 90) - (s.zoomY !== undefined ? 36 : 20))
       / Math.max(1, s.zoomX ? Math.min(s.zoomX, nx) : nx));
     this.fittedWidth = this.fitting ? guess.width : -1;
+    const grid = { left: s.gridLeft ?? 90, right: s.zoomY !== undefined ? 36 : 20, top: s.title || s.legend ? 36 : 12,
+      bottom: (s.gridBottom ?? 70) + (s.zoomX !== undefined ? 18 : 0) };
     const dataZoom = [...(s.zoomX !== undefined ? zoom('x', nx, s.zoomX) : []), ...(s.zoomY !== undefined ? zoom('y', ny, s.zoomY) : [])];
     const axisLabel = (n: number, rotate: number) => ({
       show: !s.hideAxes, rotate, fontSize: 11, hideOverlap: true,
@@ -127,8 +129,7 @@ class LoupeHeatmap extends ChartElement {
       animation: false,
       // with a legend (top right) the title goes to the left, so they never overlap
       title: s.title ? { text: s.title, left: s.legend ? 0 : 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
-      grid: { left: s.gridLeft ?? 90, right: s.zoomY !== undefined ? 36 : 20, top: s.title || s.legend ? 36 : 12,
-        bottom: (s.gridBottom ?? 70) + (s.zoomX !== undefined ? 18 : 0), containLabel: false },
+      grid: { ...grid, containLabel: false },
       dataZoom,
       // a picture has no shapes to hover: its tooltip is this element's own (see pointer)
       tooltip: picture ? { show: false } : {
@@ -138,7 +139,7 @@ class LoupeHeatmap extends ChartElement {
           return tipHtml(s, x, y, v);
         },
       },
-      graphic: picture ? [{ id: 'cells', type: 'image', silent: true, z: 1, style: { image: '', x: 0, y: 0, width: 0, height: 0 } }] : undefined,
+      graphic: picture ? [{ id: 'cells', type: 'image', silent: true, z: 1, style: this.firstPicture(s, grid, nx, ny) }] : undefined,
       xAxis: {
         type: 'category', data: s.xLabels, name: s.hideAxes ? undefined : s.xName, nameLocation: 'middle', nameGap: s.xNameGap ?? 52,
         splitArea: { show: false }, axisLabel: axisLabel(nx, s.xRotate ?? 45), axisTick: { show: !s.hideAxes },
@@ -191,11 +192,36 @@ class LoupeHeatmap extends ChartElement {
     return v === null || v === undefined ? null : { x, y, v };
   }
 
-  /** The visible window of cells painted at the grid's pixel size (nearest cell per pixel; empty cells clear). */
+  /**
+   * The picture for the first drawing, from the grid's margins and the chart's size and the zoom windows the option
+   * opens on, so the chart is not drawn twice; paint corrects it if the laid-out grid differs.
+   */
+  private firstPicture(s: any, grid: any, nx: number, ny: number): any {
+    const width = (this.chart?.getWidth() ?? 0) - grid.left - grid.right, height = (this.chart?.getHeight() ?? 0) - grid.top - grid.bottom;
+    if (width <= 0 || height <= 0 || nx === 0 || ny === 0) return { image: '', x: 0, y: 0, width: 0, height: 0 };
+    const first = (n: number, window?: number) => (window ? Math.max(0, n - window) : 0);
+    const w = { rect: { x: grid.left, y: grid.top, width, height }, x: [first(nx, s.zoomX), nx - 1], y: [first(ny, s.zoomY), ny - 1] };
+    return { image: this.picturePixels(s, w), ...w.rect };
+  }
+
+  /** The picture drawn last: grid rectangle and window, so an unchanged one is not painted again. */
+  private paintedKey = '';
+
+  private static key(w: { rect: any; x: number[]; y: number[] }): string {
+    return `${w.rect.x},${w.rect.y},${w.rect.width},${w.rect.height} ${w.x[0]}-${w.x[1]}x${w.y[0]}-${w.y[1]}`;
+  }
+
+  /** After layout, zoom or resize: the picture painted again where its rectangle or window changed. */
   private paint(chart: any) {
     const w = LoupeHeatmap.window(chart);
-    if (!w) return;
-    const s = this.spec_, values: (number | null)[][] = s.values || [];
+    if (!w || LoupeHeatmap.key(w) === this.paintedKey) return;
+    const canvas = this.picturePixels(this.spec_, w);
+    chart.setOption({ graphic: [{ id: 'cells', style: { image: canvas, x: w.rect.x, y: w.rect.y, width: w.rect.width, height: w.rect.height } }] });
+  }
+
+  /** The window of cells painted at the grid's pixel size (nearest cell per pixel; empty cells clear). */
+  private picturePixels(s: any, w: { rect: any; x: number[]; y: number[] }): HTMLCanvasElement {
+    const values: (number | null)[][] = s.values || [];
     const colors = palette(s);
     const min = s.min ?? 0, max = s.max ?? 1;
     const ratio = window.devicePixelRatio || 1;
@@ -235,8 +261,9 @@ class LoupeHeatmap extends ChartElement {
       for (let i = 0; i < W; i++) pixels[j * W + i] = rowWords[col[i]];
     }
     ctx.putImageData(img, 0, 0);
-    chart.setOption({ graphic: [{ id: 'cells', style: { image: canvas, x: w.rect.x, y: w.rect.y, width: w.rect.width, height: w.rect.height } }] });
+    this.paintedKey = LoupeHeatmap.key(w);
     this.dataset.painted = `${w.x[0]}-${w.x[1]}x${w.y[0]}-${w.y[1]}`;
+    return canvas;
   }
 
   protected created(chart: any) {

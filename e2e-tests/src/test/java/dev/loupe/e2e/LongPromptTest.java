@@ -135,6 +135,9 @@ class LongPromptTest extends BrowserTest {
             double shown = Double.parseDouble(tip.innerText().lines().reduce((a, b) -> b).orElseThrow().trim());
             assertEquals(v, shown, 6e-4, tip.innerText());
         }
+        // a zoom window is painted again: the cells under the pointer are those of the window
+        page.locator("#pattern").evaluate("e => e.chart.dispatchAction({ type: 'dataZoom', dataZoomIndex: 0, startValue: 100, endValue: 199 })");
+        assertThat(page.locator("#pattern")).hasAttribute("data-painted", "100-199x0-255");
         // outside the grid: no tooltip
         page.locator("#pattern > div:nth-child(2)").hover(new com.microsoft.playwright.Locator.HoverOptions().setPosition(5, 5));
         assertThat(page.locator("#pattern .heatmap-tip")).isHidden();

@@ -94,6 +94,19 @@ class ViewTimesTest extends BrowserTest {
             public Time get() { Time t = compare(again); again = true; return t; }
         }));
 
+        // from one view to the next by the navigation links, as a user goes (the app is loaded: no page load)
+        Map<String, Long> switched = new LinkedHashMap<>();
+        page.navigate(app.url(path("prompt", q)), new Page.NavigateOptions().setTimeout(120_000));
+        measured("#results");
+        for (String view : List.of("lens", "attention", "heads", "dla", "weights", "prompt")) {
+            try {
+                switched.put(view, byLink(view));
+            } catch (RuntimeException e) {
+                System.out.println("view " + view + " by its link failed: " + e.getMessage().lines().findFirst().orElse(""));
+                switched.put(view, -1L);
+            }
+        }
+
         double[] load = loadAverage();
         StringBuilder md = new StringBuilder(String.format(java.util.Locale.ROOT,
                 "Chromium, brown-6l, 256-token prompt; load average %.2f %.2f %.2f on %d cores%n%n"
@@ -101,6 +114,9 @@ class ViewTimesTest extends BrowserTest {
                 load[0], load[1], load[2], Runtime.getRuntime().availableProcessors()));
         times.forEach((k, t) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %,d | %,d | %,d / %,d | %,d |%n",
                 k, t[0].total(), t[1].total(), t[0].server(), t[1].server(), t[1].bytes() / 1024)));
+        md.append("\nBy the navigation link from the view before (the app loaded; the prompt carried over), ms from the click until "
+                + "the results are drawn:\n\n| view | ms |\n| --- | ---: |\n");
+        switched.forEach((k, t) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %,d |%n", k, t)));
         System.out.println(md);
         Files.writeString(Path.of("target", "view-times.md"), md);
     }
@@ -121,6 +137,23 @@ class ViewTimesTest extends BrowserTest {
                 null, new Page.WaitForFunctionOptions().setTimeout(120_000).setPollingInterval(10));
         Time t = measured("#results");
         return new Time(t.total() - t0, 0, 0);
+    }
+
+    /**
+     * Clicks the navigation link of {@code view} and times until the new view's results are drawn: the old results
+     * are marked first, so only the new view's count.
+     */
+    private long byLink(String view) {
+        page.evaluate("() => document.querySelector('#results')?.setAttribute('data-old', '1')");
+        long t0 = ((Number) page.evaluate("() => performance.now()")).longValue();
+        page.locator("#explorer-nav a[data-view='" + view + "']").click();
+        String charts = "#results:not([data-old]) :is(loupe-heatmap, loupe-bars, loupe-lines, loupe-series, loupe-head-grid)";
+        page.waitForFunction("() => document.querySelector('#results:not([data-old])')"
+                        + " && !document.querySelector('#results vaadin-progress-bar:not([hidden])')"
+                        + " && [...document.querySelectorAll('" + charts + "')].every(e => e.dataset.rendered)",
+                null, new Page.WaitForFunctionOptions().setTimeout(120_000).setPollingInterval(10));
+        long t1 = ((Number) page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(() => done(performance.now()), 0)))")).longValue();
+        return t1 - t0;
     }
 
     /** The machine's load average (1, 5, 15 min) from /proc/loadavg, or the JVM's 1-minute figure. */
