@@ -105,8 +105,13 @@ public abstract class BrowserTest {
      */
     protected List<String> chartTexts(String selector) {
         chart(selector, "c => 0");
-        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+        twoFrames(page);
         return page.locator(selector).first().locator("svg text").allTextContents();
+    }
+
+    /** Waits two animation frames of {@code p}: what the layout settling observes and draws is done. */
+    protected static void twoFrames(Page p) {
+        p.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
     }
 
     /** Saves a full-page screenshot as e2e-tests/target/screenshots/NAME.png. */

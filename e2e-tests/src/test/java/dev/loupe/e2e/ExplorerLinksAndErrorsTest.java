@@ -35,7 +35,7 @@ class ExplorerLinksAndErrorsTest extends BrowserTest {
             assertThat(other.locator("#results h3").first()).hasText("Head 0.2");
             assertThat(other.locator("#prompt textarea")).hasValue(PROMPT);
             assertThat(other.locator("#pattern")).hasAttribute("data-rendered", Pattern.compile("\\d+"));
-            other.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+            twoFrames(other);
             assertEquals(labels, String.join("|", other.locator("#pattern svg text").allTextContents()));
         }
         screenshot("explorer-copy-link");
