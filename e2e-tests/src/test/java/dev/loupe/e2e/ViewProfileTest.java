@@ -25,7 +25,8 @@ import static dev.loupe.e2e.LongPromptTest.prompt;
  * once (so its results are cached), then again under the V8 CPU profiler and a timeline trace. Prints the page's
  * navigation timings and the 30 functions with the most self time, and writes the trace (chrome://tracing, Perfetto)
  * to target/profile-VIEW.json. {@code -Dloupe.eval=FILE} evaluates a JavaScript function from FILE on the page
- * afterwards and prints what it returns (e.g. timing a chart's setOption with variants). Opt-in; asserts nothing.
+ * afterwards and prints what it returns (e.g. timing a chart's setOption with variants). {@code VIEW>LINK} (e.g.
+ * {@code prompt?Q>lens}) profiles the click on LINK's navigation link from VIEW instead. Opt-in; asserts nothing.
  */
 @EnabledIfSystemProperty(named = "loupe.profile", matches = ".+")
 class ViewProfileTest extends BrowserTest {
@@ -34,9 +35,18 @@ class ViewProfileTest extends BrowserTest {
         String q = "text=" + enc(prompt(256));
         Explore.get(app, "/api/v1/models/" + ViewTimesTest.MODEL + "/tokenize?text=" + enc("warm"));
         for (String v : System.getProperty("loupe.profile").split(",")) {
-            String path = "/model/" + ViewTimesTest.MODEL + "/" + v.replace("Q", q);
+            // VIEW>LINK: open VIEW, then profile the click on the navigation link to LINK
+            String[] parts = v.split(">");
+            String path = "/model/" + ViewTimesTest.MODEL + "/" + parts[0].replace("Q", q);
             page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
             drawn();
+            if (parts.length > 1) {
+                page.evaluate("() => document.querySelector('#results')?.setAttribute('data-old', '1')");
+                page.locator("#explorer-nav a[data-view='" + parts[1] + "']").click();
+                drawnAgain();
+                page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
+                drawn();
+            }
             Path trace = Path.of("target", "profile-" + v.replaceAll("[^A-Za-z0-9]+", "-") + ".json");
             Browser browser = page.context().browser();
             browser.startTracing(page, new Browser.StartTracingOptions().setPath(trace)
@@ -47,8 +57,17 @@ class ViewProfileTest extends BrowserTest {
             interval.addProperty("interval", 200);
             cdp.send("Profiler.setSamplingInterval", interval);
             cdp.send("Profiler.start");
-            page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
-            drawn();
+            double clicked = 0;
+            if (parts.length > 1) {
+                clicked = ((Number) page.evaluate("() => performance.now()")).doubleValue();
+                page.evaluate("() => document.querySelector('#results')?.setAttribute('data-old', '1')");
+                page.locator("#explorer-nav a[data-view='" + parts[1] + "']").click();
+                drawnAgain();
+            } else {
+                page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
+                drawn();
+            }
+            if (parts.length > 1) System.out.printf(Locale.ROOT, "profile %s: click to drawn %.0f ms%n", v, ((Number) page.evaluate("() => performance.now()")).doubleValue() - clicked);
             Object timings = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0];"
                     + " return [n.responseStart, n.domContentLoadedEventEnd, n.loadEventEnd, performance.now()].map(Math.round).join(' / '); }");
             JsonObject profile = cdp.send("Profiler.stop");
@@ -74,6 +93,13 @@ class ViewProfileTest extends BrowserTest {
         for (int i = 0; i < samples.size(); i++) self.merge(names.get(samples.get(i).asInt()), deltas.get(i).asDouble() / 1000, Double::sum);
         self.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(30)
                 .forEach(e -> System.out.printf(Locale.ROOT, "  %8.1f ms  %s%n", e.getValue(), e.getKey()));
+    }
+
+    /** After a click on a navigation link: the new view's results (the old ones are marked first). */
+    private void drawnAgain() {
+        page.waitForFunction("() => document.querySelector('#results:not([data-old])') && !document.querySelector('#results vaadin-progress-bar:not([hidden])')"
+                        + " && [...document.querySelectorAll('#results:not([data-old]) :is(loupe-heatmap, loupe-bars, loupe-lines, loupe-series, loupe-head-grid)')].every(e => e.dataset.rendered)",
+                null, new Page.WaitForFunctionOptions().setTimeout(120_000).setPollingInterval(10));
     }
 
     private void drawn() {
