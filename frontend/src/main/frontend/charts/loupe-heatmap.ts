@@ -19,13 +19,19 @@ function luminance(rgb: number[]): number {
 
 const hex = (h: string) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
 
-/** The colour ECharts gives value t in [0, 1] on a scale of evenly spaced stops (linear in RGB). */
-function colourAt(stops: string[], t: number): number[] {
+/**
+ * The colour ECharts gives value t in [0, 1] on a scale of evenly spaced stops (linear in RGB); the stops as parsed
+ * [r, g, b] (parsed once per chart: tens of thousands of cells).
+ */
+function colourAt(stops: number[][], t: number): number[] {
   const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
-  const a = hex(stops[i]), b = hex(stops[i + 1]), f = x - i;
+  const a = stops[i], b = stops[i + 1], f = x - i;
   return a.map((v, k) => v + (b[k] - v) * f);
 }
+
+/** Cells of a spec's rows (rows may be ragged: a causal pattern sends keys 0..q of row q). */
+const cellCount = (s: any): number => (s.values ?? []).reduce((n: number, r: unknown[]) => n + r.length, 0);
 
 /** Black or white, whichever reads better on the cell. */
 function textColour(cell: number[]): string {
@@ -73,9 +79,7 @@ function zoom(axis: 'x' | 'y', n: number, window: number): any[] {
  */
 class LoupeHeatmap extends ChartElement {
   protected renderer(s: any): 'svg' | 'canvas' {
-    // rows may be ragged (a causal pattern sends keys 0..q of row q): count the cells
-    const cells = (s.values ?? []).reduce((n: number, r: unknown[]) => n + r.length, 0);
-    return cells > CANVAS_CELLS ? 'canvas' : 'svg';
+    return cellCount(s) > CANVAS_CELLS ? 'canvas' : 'svg';
   }
 
   /** Whether the cell labels are cut to the cells' width (spec.fitText, with text and at least two columns). */
@@ -89,8 +93,7 @@ class LoupeHeatmap extends ChartElement {
   private tip?: HTMLDivElement;
 
   protected options(s: any): any {
-    const cells = (s.values ?? []).reduce((n: number, r: unknown[]) => n + r.length, 0);
-    this.picture = cells > PICTURE_CELLS && !s.text;
+    this.picture = cellCount(s) > PICTURE_CELLS && !s.text;
     this.spec_ = s;
     return this.build(s, this.picture);
   }
@@ -101,7 +104,7 @@ class LoupeHeatmap extends ChartElement {
   private build(s: any, picture: boolean): any {
     const values: (number | null)[][] = s.values || [];
     const text: string[][] | undefined = s.text;
-    const colors = palette(s);
+    const colors = palette(s), stops = colors.map(hex);
     const min = s.min ?? 0, max = s.max ?? 1;
     const data: any[] = [];
     for (let y = 0; y < (picture ? 0 : values.length); y++) {
@@ -109,7 +112,7 @@ class LoupeHeatmap extends ChartElement {
         const v = values[y][x];
         if (v === null || v === undefined) continue;
         // with text in the cells, each label gets the colour that reads on its cell
-        data.push(text ? { value: [x, y, v], label: { color: textColour(colourAt(colors, (v - min) / (max - min || 1))) } } : [x, y, v]);
+        data.push(text ? { value: [x, y, v], label: { color: textColour(colourAt(stops, (v - min) / (max - min || 1))) } } : [x, y, v]);
       }
     }
     const nx = s.xLabels?.length ?? 0, ny = s.yLabels?.length ?? 0;
@@ -131,7 +134,7 @@ class LoupeHeatmap extends ChartElement {
       title: s.title ? { text: s.title, left: s.legend ? 0 : 'center', textStyle: { fontSize: 13, fontWeight: 'normal' } } : undefined,
       grid: { ...grid, containLabel: false },
       dataZoom,
-      // a picture has no shapes to hover: its tooltip is this element's own (see pointer)
+      // a picture has no shapes to hover: its tooltip is this element's own (see created)
       tooltip: picture ? { show: false } : {
         confine: true,
         formatter: (p: any) => {
@@ -222,7 +225,7 @@ class LoupeHeatmap extends ChartElement {
   /** The window of cells painted at the grid's pixel size (nearest cell per pixel; empty cells clear). */
   private picturePixels(s: any, w: { rect: any; x: number[]; y: number[] }): HTMLCanvasElement {
     const values: (number | null)[][] = s.values || [];
-    const colors = palette(s);
+    const stops = palette(s).map(hex);
     const min = s.min ?? 0, max = s.max ?? 1;
     const ratio = window.devicePixelRatio || 1;
     const W = Math.max(1, Math.round(w.rect.width * ratio)), H = Math.max(1, Math.round(w.rect.height * ratio));
@@ -232,13 +235,10 @@ class LoupeHeatmap extends ChartElement {
     const ctx = canvas.getContext('2d')!;
     const img = ctx.createImageData(W, H);
     const nx = w.x[1] - w.x[0] + 1, ny = w.y[1] - w.y[0] + 1;
-    const stops = colors.map(hex), last = stops.length - 1;
-    // a cell's colour as one little-endian RGBA word (the stops parsed once: tens of thousands of cells)
+    // a cell's colour as one little-endian RGBA word
     const word = (v: number) => {
-      const t = Math.min(1, Math.max(0, (v - min) / (max - min || 1))) * last;
-      const i = Math.min(last - 1, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
-      const c = (k: number) => Math.round(a[k] + (b[k] - a[k]) * f);
-      return ((255 << 24) | (c(2) << 16) | (c(1) << 8) | c(0)) >>> 0;
+      const c = colourAt(stops, (v - min) / (max - min || 1)).map(Math.round);
+      return ((255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0;
     };
     const pixels = new Uint32Array(img.data.buffer);
     // each pixel column's cell; a pixel row of the same cell row as the one above is a copy of it
