@@ -41,9 +41,7 @@ class ViewProfileTest extends BrowserTest {
             page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
             drawn();
             if (parts.length > 1) {
-                page.evaluate("() => document.querySelector('#results')?.setAttribute('data-old', '1')");
-                page.locator("#explorer-nav a[data-view='" + parts[1] + "']").click();
-                drawnAgain();
+                ViewTimesTest.followLink(page, parts[1]);
                 page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
                 drawn();
             }
@@ -60,9 +58,7 @@ class ViewProfileTest extends BrowserTest {
             double clicked = 0;
             if (parts.length > 1) {
                 clicked = ((Number) page.evaluate("() => performance.now()")).doubleValue();
-                page.evaluate("() => document.querySelector('#results')?.setAttribute('data-old', '1')");
-                page.locator("#explorer-nav a[data-view='" + parts[1] + "']").click();
-                drawnAgain();
+                ViewTimesTest.followLink(page, parts[1]);
             } else {
                 page.navigate(app.url(path), new Page.NavigateOptions().setTimeout(120_000));
                 drawn();
@@ -93,13 +89,6 @@ class ViewProfileTest extends BrowserTest {
         for (int i = 0; i < samples.size(); i++) self.merge(names.get(samples.get(i).asInt()), deltas.get(i).asDouble() / 1000, Double::sum);
         self.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(30)
                 .forEach(e -> System.out.printf(Locale.ROOT, "  %8.1f ms  %s%n", e.getValue(), e.getKey()));
-    }
-
-    /** After a click on a navigation link: the new view's results (the old ones are marked first). */
-    private void drawnAgain() {
-        page.waitForFunction("() => document.querySelector('#results:not([data-old])') && !document.querySelector('#results vaadin-progress-bar:not([hidden])')"
-                        + " && [...document.querySelectorAll('#results:not([data-old]) :is(loupe-heatmap, loupe-bars, loupe-lines, loupe-series, loupe-head-grid)')].every(e => e.dataset.rendered)",
-                null, new Page.WaitForFunctionOptions().setTimeout(120_000).setPollingInterval(10));
     }
 
     private void drawn() {
