@@ -23,11 +23,17 @@ import gpt2_reference as ref  # noqa: E402
 torch.set_num_threads(1)
 V=int(sys.argv[1]); arch=sys.argv[2]; STEPS=int(sys.argv[3]); LR=float(sys.argv[4]); TASK=sys.argv[5]
 L=int(sys.argv[6]) if len(sys.argv)>6 else 2
-T=128; B=16; BOS=0
+# variants through the environment: WD (weight decay of the matrices, 0.1), EMB_WD (of wte/wpe, as WD), B (batch, 16),
+# DROPOUT (0)
+WD=float(os.environ.get("WD","0.1")); EMB_WD=float(os.environ.get("EMB_WD",str(WD))); B=int(os.environ.get("B","16"))
+DROPOUT=float(os.environ.get("DROPOUT","0"))  # residual dropout during training steps
+T=128; BOS=0
 cfg=ref.Config(n_layer=L,n_head=4,n_embd=128,n_positions=T+1,vocab_size=V,n_inner=512,attn_only=(arch=="attn"))
 W=tl.init(cfg,1); [w.requires_grad_(True) for w in W.values()]
-dec=[w for n,w in W.items() if tl.decays(n)]; nod=[w for n,w in W.items() if not tl.decays(n)]
-opt=torch.optim.AdamW([{"params":dec,"weight_decay":0.1},{"params":nod,"weight_decay":0}],lr=LR,betas=(0.9,0.95))
+emb=("wte.weight","wpe.weight")
+dec=[w for n,w in W.items() if tl.decays(n) and n not in emb]; nod=[w for n,w in W.items() if not tl.decays(n)]
+opt=torch.optim.AdamW([{"params":dec,"weight_decay":WD},{"params":[W[n] for n in emb],"weight_decay":EMB_WD},
+                       {"params":nod,"weight_decay":0}],lr=LR,betas=(0.9,0.95))
 rng=random.Random(5)
 zipf=[1.0/(i+1) for i in range(V-1)]
 def tok(): return 1+ (rng.choices(range(V-1),weights=zipf)[0] if TASK.startswith("z") else rng.randrange(V-1))
@@ -66,5 +72,5 @@ for step in range(STEPS+1):
     if step==STEPS: break
     x=torch.tensor([row() for _ in range(B)])
     lr=LR*min(1,(step+1)/100); [g.__setitem__("lr",lr) for g in opt.param_groups]
-    lg=tl.forward(W,cfg,x[:,:-1]); loss=F.cross_entropy(lg.reshape(-1,V),x[:,1:].reshape(-1))
+    lg=tl.forward(W,cfg,x[:,:-1],dropout=DROPOUT,training=True); loss=F.cross_entropy(lg.reshape(-1,V),x[:,1:].reshape(-1))
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(list(W.values()),1.0); opt.step()

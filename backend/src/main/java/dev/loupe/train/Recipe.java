@@ -16,7 +16,7 @@ import java.nio.file.Path;
  * batch, seq, steps, lr, min_lr [lr/10], warmup [0], weight_decay [0.1], beta1 [0.9], beta2 [0.95], eps [1e-8],
  * clip [1.0], seed [0], log_every [10], eval_every [steps/10], checkpoint_every [eval_every],
  * save_dtype ["F32" | "F16"], default [false], init_from [none: random initialisation], dropout [0],
- * decay_steps [0: decay over the whole run]
+ * decay_steps [0: decay over the whole run], decay_embeddings [true]
  * </pre>
  * {@code dropout} is residual dropout (embedding sum, attention and MLP outputs) during training steps, with masks
  * drawn from the seed and the step. {@code init_from} names a weights file (e.g. {@code onnx-models/NAME/model.safetensors} of an earlier stage) to start
@@ -25,8 +25,9 @@ import java.nio.file.Path;
  * {@code seed}. The learning rate rises linearly over {@code warmup} steps, then follows a cosine from {@code lr} to
  * {@code min_lr} at {@code steps}. With {@code decay_steps} set, it holds at {@code lr} and the cosine takes only the
  * last {@code decay_steps} steps (warm-up, stable, decay): the rate before the decay does not depend on {@code steps},
- * so a run's length can still be chosen while it is in its stable phase. Weight decay (decoupled, AdamW) applies to matrices, embeddings included, not to
- * biases and LayerNorm weights.
+ * so a run's length can still be chosen while it is in its stable phase. Weight decay (decoupled, AdamW) applies to matrices, embeddings included
+ * unless {@code decay_embeddings} is false, not to biases and LayerNorm weights. (Decayed embeddings kept small models
+ * from forming induction heads in the toy runs of tools/recipes/experiments/induction-toys.md.)
  */
 public record Recipe(ObjectNode json, String name, String description, GptConfig config, JsonNode task, int batch, int seq,
                      int steps, double lr, double minLr, int warmup, double weightDecay, double beta1, double beta2, double eps,
@@ -58,6 +59,9 @@ public record Recipe(ObjectNode json, String name, String description, GptConfig
         if (v == null || v.isNull()) throw new IllegalArgumentException("recipe is missing '" + key + "'");
         return v;
     }
+
+    /** Whether weight decay applies to the token and position embeddings too (recipe field {@code decay_embeddings}). */
+    public boolean decayEmbeddings() { return json.path("decay_embeddings").asBoolean(true); }
 
     /** Learning rate at step {@code step} (0-based). */
     public double lrAt(long step) {

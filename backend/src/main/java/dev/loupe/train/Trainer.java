@@ -71,8 +71,9 @@ public final class Trainer {
         stopRequested = true;
     }
 
-    private static boolean decays(String name) {
-        return name.endsWith(".weight") && !name.contains("ln_");
+    private boolean decays(String name) {
+        boolean embedding = name.equals("wte.weight") || name.equals("wpe.weight");
+        return name.endsWith(".weight") && !name.contains("ln_") && (recipe.decayEmbeddings() || !embedding);
     }
 
     public Summary run() throws IOException, OrtException {
@@ -312,11 +313,11 @@ public final class Trainer {
                 config.parameterCount(), recipe.saveDtype()));
         b.append("## Data\n\n").append(task.dataDescription()).append("\n\n");
         b.append("## Training\n\n");
-        b.append(String.format(Locale.ROOT, "%d steps, batch %s × %d tokens, %,d tokens in all. AdamW (β = %s, %s; ε = %s; weight decay %s on matrices "
-                        + "and embeddings), learning rate %s with %d warm-up steps and %s to %s, gradient norm clipped at %s, seed %d%s. "
+        b.append(String.format(Locale.ROOT, "%d steps, batch %s × %d tokens, %,d tokens in all. AdamW (β = %s, %s; ε = %s; weight decay %s on matrices%s), learning rate %s with %d warm-up steps and %s to %s, gradient norm clipped at %s, seed %d%s. "
                         + "Wall time %s on this machine (%d cores, %s), %.0f tokens/s on average, evaluations included.%n%n",
                 steps, recipe.batch() <= 0 ? "all" : Integer.toString(recipe.batch()), recipe.seq(), tokens, num(recipe.beta1()), num(recipe.beta2()),
-                num(recipe.eps()), num(recipe.weightDecay()), num(recipe.lr()), recipe.warmup(),
+                num(recipe.eps()), num(recipe.weightDecay()), recipe.decayEmbeddings() ? " and embeddings" : ", none on the embeddings",
+                num(recipe.lr()), recipe.warmup(),
                 recipe.decaySteps() > 0 ? "a cosine decay over the last " + recipe.decaySteps() + " steps" : "cosine decay", num(recipe.minLr()), num(recipe.clip()),
                 recipe.seed(), recipe.dropout() > 0 ? ", residual dropout " + num(recipe.dropout()) : "", hms(seconds), Runtime.getRuntime().availableProcessors(), cpuName(), tokens / seconds));
         if (recipe.json().hasNonNull("init_from")) {

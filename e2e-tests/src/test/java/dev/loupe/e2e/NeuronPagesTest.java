@@ -426,8 +426,12 @@ class NeuronPagesTest extends BrowserTest {
         shownCount(rows.stream().filter(kept).count(), total);
         page.navigate(app.url("/model/" + M + "/neurons?layer=" + LAYER));
 
+        // as a user does: type, wait for the matching choice to show, Enter (before the choices have arrived from the
+        // server, Enter has nothing to pick and the combo box reverts the text)
         page.locator("#filter-class input").fill("suppression");
+        assertThat(page.locator("vaadin-combo-box-item").filter(new Locator.FilterOptions().setHasText("suppression"))).isVisible();
         page.locator("#filter-class input").press("Enter");
+        assertThat(page.locator("#filter-class")).hasAttribute("has-value", "");
         shownCount(rows.stream().filter(r -> r.get("class").asText().equals("suppression")).count(), total);
         // Enter in a filter field filters; it does not run the search (which would navigate and drop the filters)
         page.waitForTimeout(500);
