@@ -24,7 +24,7 @@ import static dev.loupe.e2e.LongPromptTest.prompt;
  * default model, {@code Q} standing for the 256-token prompt, e.g. {@code attention?Q&layer=3&head=1}) opens each view
  * once (so its results are cached), then again under the V8 CPU profiler and a timeline trace. Prints the page's
  * navigation timings and the 30 functions with the most self time, and writes the trace (chrome://tracing, Perfetto)
- * to target/profile-VIEW.json. {@code -Dloupe.eval=FILE} evaluates a JavaScript function from FILE on the page
+ * to target/profile-VIEW.json, the CPU profile to target/profile-VIEW.cpuprofile. {@code -Dloupe.eval=FILE} evaluates a JavaScript function from FILE on the page
  * afterwards and prints what it returns (e.g. timing a chart's setOption with variants). {@code VIEW>LINK} (e.g.
  * {@code prompt?Q>lens}) profiles the click on LINK's navigation link from VIEW instead. Opt-in; asserts nothing.
  */
@@ -70,6 +70,8 @@ class ViewProfileTest extends BrowserTest {
             browser.stopTracing();
             cdp.detach();
             System.out.println("profile " + v + ": first byte / DOM content loaded / load / drawn (ms): " + timings + "; trace " + trace);
+            // the CPU profile too (DevTools' Performance panel opens it), for inclusive times
+            Files.writeString(Path.of(trace.toString().replaceFirst("\\.json$", ".cpuprofile")), profile.get("profile").toString());
             selfTimes(new ObjectMapper().readTree(profile.get("profile").toString()));
             if (System.getProperty("loupe.eval") != null)
                 System.out.println("profile " + v + " eval: " + page.evaluate(Files.readString(Path.of(System.getProperty("loupe.eval")))));
