@@ -27,8 +27,6 @@ L=int(sys.argv[6]) if len(sys.argv)>6 else 2
 # DROPOUT (0)
 WD=float(os.environ.get("WD","0.1")); EMB_WD=float(os.environ.get("EMB_WD",str(WD))); B=int(os.environ.get("B","16"))
 DROPOUT=float(os.environ.get("DROPOUT","0"))  # residual dropout during training steps
-# SWITCH=STEP: from that step on, no weight decay at all (a model first trained with decay, then without)
-SWITCH=int(os.environ.get("SWITCH","-1"))
 T=128; BOS=0
 cfg=ref.Config(n_layer=L,n_head=4,n_embd=128,n_positions=T+1,vocab_size=V,n_inner=512,attn_only=(arch=="attn"))
 W=tl.init(cfg,1); [w.requires_grad_(True) for w in W.values()]
@@ -72,7 +70,6 @@ for step in range(STEPS+1):
     if step%100==0:
         b,l1,l2=ind_eval(); print(f"step {step} ind {b[0]:.3f} L{b[1]}H{b[2]} copy1 {l1:.2f} copy2 {l2:.2f} t {time.time()-t0:.0f}s",flush=True)
     if step==STEPS: break
-    if step==SWITCH: [g.__setitem__("weight_decay",0) for g in opt.param_groups]
     x=torch.tensor([row() for _ in range(B)])
     lr=LR*min(1,(step+1)/100); [g.__setitem__("lr",lr) for g in opt.param_groups]
     lg=tl.forward(W,cfg,x[:,:-1],dropout=DROPOUT,training=True); loss=F.cross_entropy(lg.reshape(-1,V),x[:,1:].reshape(-1))
