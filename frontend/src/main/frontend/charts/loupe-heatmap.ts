@@ -74,12 +74,12 @@ function zoom(axis: 'x' | 'y', n: number, window: number): any[] {
 /**
  * A labelled heatmap. Spec: { title, xLabels, yLabels, xName, yName, values: rows of numbers (null = empty),
  * text: rows of cell labels (optional), tips: rows of tooltip lines (optional), min, max, diverging, colors,
- * legendText: [top, bottom], height, labelSize, zoomX / zoomY: show a zoom window on that axis of the last N
+ * legendText: [top, bottom], height, labelSize, canvas: draw on a canvas at any size, zoomX / zoomY: show a zoom window on that axis of the last N
  * entries (0: all) }. Row 0 is drawn at the top. Clicking a cell fires `cell-click` with {x, y}.
  */
 class LoupeHeatmap extends ChartElement {
   protected renderer(s: any): 'svg' | 'canvas' {
-    return cellCount(s) > CANVAS_CELLS ? 'canvas' : 'svg';
+    return s.canvas || cellCount(s) > CANVAS_CELLS ? 'canvas' : 'svg';
   }
 
   /** Whether the cell labels are cut to the cells' width (spec.fitText, with text and at least two columns). */

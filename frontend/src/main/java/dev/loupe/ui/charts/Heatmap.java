@@ -49,6 +49,8 @@ public class Heatmap extends ChartComponent {
         public Spec labelSize(int px) { o.put("labelSize", px); return this; }
         /** Cuts every cell's text to the cell's width (an ellipsis at the end; the tooltip shows it whole). */
         public Spec fitText() { o.put("fitText", true); return this; }
+        /** Draw on a canvas whatever the size: a few hundred labelled cells as SVG shapes cost a noticeable part of a second. */
+        public Spec canvas() { o.put("canvas", true); return this; }
         /** Show every n-th axis label (0: all). */
         public Spec labelInterval(int n) { o.put("labelInterval", n); return this; }
         public Spec hideAxes() { o.put("hideAxes", true); return this; }

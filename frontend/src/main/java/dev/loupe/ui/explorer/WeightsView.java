@@ -8,7 +8,6 @@ import com.vaadin.flow.component.html.Span;
 import com.vaadin.flow.component.select.Select;
 import com.vaadin.flow.component.textfield.IntegerField;
 import com.vaadin.flow.component.textfield.TextField;
-import com.vaadin.flow.dom.Element;
 import com.vaadin.flow.router.Route;
 import com.vaadin.flow.server.StreamResource;
 import dev.loupe.service.Explorer;
@@ -135,28 +134,20 @@ public class WeightsView extends ExplorerPage {
         summary.setId(id + "-summary");
         out.add(summary);
 
-        Element table = table(id + "-rows", List.of(c.rowName(), "row norm", (c.negative() ? "most negative " : "top ") + c.colName() + "s"));
-        for (HeadCircuits.Row row : c.rows()) {
-            Element tr = new Element("tr");
-            tr.appendChild(cell(row.token().token()), cell(fmt4(row.norm())), cell(row.top().stream()
-                    .map(s -> s.token().token() + " " + fmt4(s.value())).collect(Collectors.joining("   "))));
-            table.appendChild(tr);
-        }
-        Div wrap = new Div();
-        wrap.getElement().appendChild(table);
+        MarkupTable table = new MarkupTable(id + "-rows", List.of(c.rowName(), "row norm", (c.negative() ? "most negative " : "top ") + c.colName() + "s"));
+        for (HeadCircuits.Row row : c.rows())
+            table.row(row.token().token(), fmt4(row.norm()), row.top().stream()
+                    .map(s -> s.token().token() + " " + fmt4(s.value())).collect(Collectors.joining("   ")));
+        Div wrap = table.div();
         wrap.getStyle().set("overflow-x", "auto");
         out.add(wrap);
 
-        Element pairs = table(id + "-pairs", List.of("#", c.rowName(), c.colName(), "value"));
+        MarkupTable pairs = new MarkupTable(id + "-pairs", List.of("#", c.rowName(), c.colName(), "value"));
         for (int i = 0; i < c.pairs().size(); i++) {
             var p = c.pairs().get(i);
-            Element tr = new Element("tr");
-            tr.appendChild(cell(String.valueOf(i + 1)), cell(p.row().token()), cell(p.col().token()), cell(fmt4(p.value())));
-            pairs.appendChild(tr);
+            pairs.row(String.valueOf(i + 1), p.row().token(), p.col().token(), fmt4(p.value()));
         }
-        Div pairBox = new Div(label(c.rank().equals("max") ? "Top pairs of the whole matrix" : "Top pairs among the rows shown"));
-        pairBox.getElement().appendChild(pairs);
-        out.add(pairBox);
+        out.add(new Div(label(c.rank().equals("max") ? "Top pairs of the whole matrix" : "Top pairs among the rows shown"), pairs.div()));
 
         StringBuilder csv = new StringBuilder(c.rowName().replace(' ', '_') + "_id," + c.rowName().replace(' ', '_') + ","
                 + c.colName().replace(' ', '_') + "_id," + c.colName().replace(' ', '_') + ",value\n");
@@ -178,20 +169,12 @@ public class WeightsView extends ExplorerPage {
 
     private void tokenViews(Div out, WeightCircuits.Tokens t) {
         out.add(new H3("Token " + t.qk().token().token()));
-        Element table = table("token-rows", List.of("", "tokens"));
-        List<String[]> lines = List.of(
-                new String[]{"QK: keys it attends to as query", join(t.qk().asRow())},
-                new String[]{"QK: queries that attend to it as key", join(t.qk().asColumn())},
-                new String[]{"OV: output tokens it raises as source", join(t.ov().asRow())},
-                new String[]{"OV: source tokens that raise it", join(t.ov().asColumn())});
-        for (String[] line : lines) {
-            Element tr = new Element("tr");
-            tr.appendChild(cell(line[0]), cell(line[1]));
-            table.appendChild(tr);
-        }
-        Div wrap = new Div();
-        wrap.getElement().appendChild(table);
-        out.add(wrap);
+        MarkupTable table = new MarkupTable("token-rows", List.of("", "tokens"))
+                .row("QK: keys it attends to as query", join(t.qk().asRow()))
+                .row("QK: queries that attend to it as key", join(t.qk().asColumn()))
+                .row("OV: output tokens it raises as source", join(t.ov().asRow()))
+                .row("OV: source tokens that raise it", join(t.ov().asColumn()));
+        out.add(table.div());
     }
 
     private static String join(List<HeadCircuits.Scored> s) {
@@ -247,7 +230,7 @@ public class WeightsView extends ExplorerPage {
                     .range(minus ? -max : 0, max).legend().xRotate(r.senders().size() > 12 ? 90 : 0)
                     .height(Math.max(260, 140 + 22 * r.receivers().size())).grid(60, 70).nameGaps(r.senders().size() > 12 ? 44 : 26, 44);
             if (minus) spec.diverging();
-            if (text) spec.text(cellText);
+            if (text) spec.text(cellText).canvas();
             map.show(spec);
             map.addCellClickListener(e -> {
                 String[] lh = r.receivers().get(e.y()).split("\\.");
@@ -257,28 +240,6 @@ public class WeightsView extends ExplorerPage {
             grid.add(map);
         }
         out.add(grid);
-    }
-
-    private static Element table(String id, List<String> headers) {
-        Element t = new Element("table");
-        t.setAttribute("id", id);
-        t.getStyle().set("border-collapse", "collapse").set("font-size", "var(--lumo-font-size-s)").set("margin", "4px 0 10px");
-        Element tr = new Element("tr");
-        for (String hd : headers) {
-            Element th = new Element("th");
-            th.setText(hd);
-            th.getStyle().set("text-align", "left").set("padding", "2px 10px 2px 0").set("border-bottom", "1px solid var(--lumo-contrast-20pct)");
-            tr.appendChild(th);
-        }
-        t.appendChild(tr);
-        return t;
-    }
-
-    private static Element cell(String text) {
-        Element td = new Element("td");
-        td.setText(text);
-        td.getStyle().set("padding", "2px 10px 2px 0").set("white-space", "pre").set("font-family", "var(--lumo-font-family)");
-        return td;
     }
 
     private static String quote(String s) {
