@@ -38,9 +38,15 @@ final class BrownTask implements Task {
     private final List<int[]> streams = new ArrayList<>();
     private final double[] weights;
 
-    /** Task field {@code repeat} ({share, min_len, max_len}): the share of rows in which a span is written twice. */
+    /** Task field {@code repeat} ({share, min_len, max_len, copies, random, vocab}): the share of rows in which a span is repeated. */
     private final double repeatShare;
     private final int repeatMin, repeatMax;
+    /**
+     * Task field {@code repeat.copies} (default 2): how many times the span is written in a row. One span written twice
+     * is a weak signal (a toy model learns no copying from it in hundreds of steps); a span written several times gives
+     * every copy after the first to induction, as in the toy task where induction heads form within a few hundred steps.
+     */
+    private final int repeatCopies;
     /** Task field {@code repeat.random}: the share of repeated spans whose tokens are first replaced by random tokens. */
     private final double repeatRandom;
     /**
@@ -88,6 +94,7 @@ final class BrownTask implements Task {
         repeatMin = repeat.path("min_len").asInt(16);
         repeatMax = repeat.path("max_len").asInt((recipe.seq() + 1) / 2);
         repeatRandom = repeat.path("random").asDouble(0);
+        repeatCopies = repeat.path("copies").asInt(2);
         int vocab = repeat.path("vocab").asInt(0);
         if (vocab < 0 || vocab >= data.eot()) throw new IllegalArgumentException("repeat.vocab must be between 0 and " + (data.eot() - 1) + ", got " + vocab);
         commonTokens = mostFrequent(streams, COMMON, data.eot());
@@ -98,8 +105,9 @@ final class BrownTask implements Task {
         if (repeatShare < 0 || repeatShare > 1) throw new IllegalArgumentException("repeat.share must be between 0 and 1, got " + repeatShare);
         if (repeatShare == 0 && repeatRandom > 0) throw new IllegalArgumentException("repeat.random needs repeat.share above 0");
         if (repeatRandom == 0 && vocab > 0) throw new IllegalArgumentException("repeat.vocab needs repeat.random above 0");
-        if (repeatShare > 0 && (repeatMin < 1 || repeatMin > repeatMax || 2 * repeatMax > recipe.seq() + 1))
-            throw new IllegalArgumentException("repeat spans need 1 <= min_len <= max_len <= (seq + 1) / 2 = " + (recipe.seq() + 1) / 2
+        if (repeatCopies < 2) throw new IllegalArgumentException("repeat.copies must be at least 2, got " + repeatCopies);
+        if (repeatShare > 0 && (repeatMin < 1 || repeatMin > repeatMax || repeatCopies * repeatMax > recipe.seq() + 1))
+            throw new IllegalArgumentException("repeat spans need 1 <= min_len <= max_len <= (seq + 1) / copies = " + (recipe.seq() + 1) / repeatCopies
                     + ", got " + repeatMin + ".." + repeatMax);
     }
 
@@ -111,7 +119,7 @@ final class BrownTask implements Task {
 
     /**
      * In a {@code repeatShare} of the rows, the window's span [s, s + n) is written again right after itself (n drawn
-     * from [min_len, max_len], s uniform where both copies fit), so that natural text repeats as it does in real
+     * from [min_len, max_len], s uniform where all copies fit; {@code copies} − 1 times), so that natural text repeats as it does in real
      * documents (a name, a quoted line) far more often than in 1.3 M tokens of Brown: the second copy can only be
      * predicted by looking back at the first, which is what induction heads learn. Inputs and targets stay one
      * window shifted by one token. In a {@code repeat.random} share of those rows the span is first filled with random
@@ -124,12 +132,12 @@ final class BrownTask implements Task {
         for (int r = 0; r < b.rows(); r++) {
             if (rnd.nextDouble() >= repeatShare) continue;
             int n = repeatMin + rnd.nextInt(repeatMax - repeatMin + 1);
-            int s = rnd.nextInt(len + 2 - 2 * n);
+            int s = rnd.nextInt(len + 2 - repeatCopies * n);
             System.arraycopy(b.inputs(), r * len, w, 0, len);
             w[len] = b.targets()[r * len + len - 1];
             if (repeatRandom > 0 && rnd.nextDouble() < repeatRandom)
                 for (int i = s; i < s + n; i++) w[i] = randomToken(rnd);
-            System.arraycopy(w, s, w, s + n, n);
+            for (int c = 1; c < repeatCopies; c++) System.arraycopy(w, s, w, s + c * n, n);
             System.arraycopy(w, 0, b.inputs(), r * len, len);
             System.arraycopy(w, 1, b.targets(), r * len, len);
         }
@@ -219,10 +227,10 @@ final class BrownTask implements Task {
                 + " tokens, so that each token after the first window is predicted from at least " + (recipe.seq() - evalStride)
                 + " tokens before it.") + extraDescription()
                 + (repeatShare == 0 ? "" : String.format(Locale.ROOT, " In %.0f %% of the training windows a span of %d–%d tokens of the window "
-                + "is written twice in a row (the copy takes the place of the tokens after the span), so that the second copy can be predicted from the first.",
-                100 * repeatShare, repeatMin, repeatMax)
+                + "is written %s in a row (the copies take the place of the tokens after the span), so that each copy after the first can be predicted from the one before.",
+                100 * repeatShare, repeatMin, repeatMax, repeatCopies == 2 ? "twice" : repeatCopies + " times")
                 + (repeatRandom == 0 ? "" : String.format(Locale.ROOT, " In %.0f %% of those windows the span is first filled with tokens drawn "
-                + "uniformly from %s, so that only the first copy predicts the second.", 100 * repeatRandom,
+                + "uniformly from %s, so that only the first copy predicts the others.", 100 * repeatRandom,
                 randomTokens == null ? "the whole vocabulary" : "the " + randomTokens.length + " most frequent tokens of the training text")));
     }
 

@@ -102,6 +102,32 @@ class BrownTaskTest {
     }
 
     @Test
+    void aSpanCanBeWrittenSeveralTimesInARow(@TempDir Path tmp) throws Exception {
+        Path data = corpus(tmp.resolve("brown"));
+        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
+        BrownTask four = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 8, \"copies\": 4}"), data);
+        for (long step = 0; step < 5; step++) {
+            Task.StepBatch a = natural.batch(step), b = four.batch(step);
+            for (int r = 0; r < a.rows(); r++) {
+                int[] n = window(a, r), w = window(b, r);
+                boolean found = false;
+                for (int len = 3; len <= 8 && !found; len++)
+                    for (int s = 0; s + 4 * len <= n.length && !found; s++) {
+                        int[] expect = n.clone();
+                        for (int c = 1; c < 4; c++) System.arraycopy(n, s, expect, s + c * len, len);
+                        found = java.util.Arrays.equals(expect, w);
+                    }
+                assertTrue(found, "step " + step + " row " + r + " is its natural window with one span of 3–8 tokens written four times");
+            }
+        }
+        var tooLong = assertThrows(IllegalArgumentException.class,
+                () -> new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 9, \"copies\": 4}"), data));
+        assertTrue(tooLong.getMessage().contains("max_len <= (seq + 1) / copies = 8"), tooLong.getMessage());
+        var one = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1, \"copies\": 1}"), data));
+        assertTrue(one.getMessage().contains("repeat.copies must be at least 2"), one.getMessage());
+    }
+
+    @Test
     void aRandomShareOfRepeatedSpansIsRandomTokensWrittenTwiceAndTheRestOfTheWindowStaysNatural(@TempDir Path tmp) throws Exception {
         Path data = corpus(tmp.resolve("brown"));
         BrownTask natural = new BrownTask(recipe(data, "{}"), data);
@@ -184,7 +210,7 @@ class BrownTaskTest {
         var share = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1.5}"), data));
         assertTrue(share.getMessage().contains("repeat.share must be between 0 and 1"), share.getMessage());
         var spans = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 0.1, \"min_len\": 4, \"max_len\": 17}"), data));
-        assertTrue(spans.getMessage().contains("max_len <= (seq + 1) / 2 = 16"), spans.getMessage());
+        assertTrue(spans.getMessage().contains("max_len <= (seq + 1) / copies = 16"), spans.getMessage());
     }
 
     @Test

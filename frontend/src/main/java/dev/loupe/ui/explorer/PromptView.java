@@ -24,6 +24,9 @@ import java.util.List;
  */
 @Route(value = "model/:model/prompt", layout = MainLayout.class)
 public class PromptView extends ExplorerPage {
+    /** Up to this many positions the predictions grid shows all its rows; beyond, it scrolls. */
+    static final int ALL_ROWS = 40;
+
     private TextArea prompt;
 
     public PromptView(Explorer explorer) {
@@ -136,7 +139,13 @@ public class PromptView extends ExplorerPage {
                         .collect(java.util.stream.Collectors.joining("\u2003 "))))
                 .setHeader("top-10 next tokens").setFlexGrow(1);
         grid.setItems(ps);
-        grid.setAllRowsVisible(true);
+        // a short prompt shows every row; a long one scrolls inside the grid, which then builds only the rows in view
+        // (hundreds of rows built at once cost the browser most of a second, to show and again to leave the view)
+        if (ps.size() <= ALL_ROWS) grid.setAllRowsVisible(true);
+        else {
+            grid.setHeight("520px");
+            grid.scrollToIndex(Math.max(0, selected - 3));
+        }
         grid.select(ps.get(selected));
         grid.addItemClickListener(e -> select(e.getItem().position()));
         out.add(grid);
