@@ -72,25 +72,39 @@ class BrownTaskTest {
         return w;
     }
 
-    @Test
-    void aShareOfRowsRepeatsASpanOfItsOwnWindowAndTheRestIsTheNaturalWindow(@TempDir Path tmp) throws Exception {
-        Path data = corpus(tmp.resolve("brown"));
-        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
-        BrownTask always = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 4, \"max_len\": 8}"), data);
+    /** Each row of the first steps of {@code repeated} is the natural window with one span of min–max tokens written {@code copies} times. */
+    private static void assertEveryRowRepeatsOneSpan(BrownTask natural, BrownTask repeated, int min, int max, int copies) {
         for (long step = 0; step < 5; step++) {
-            Task.StepBatch a = natural.batch(step), b = always.batch(step);
+            Task.StepBatch a = natural.batch(step), b = repeated.batch(step);
             for (int r = 0; r < a.rows(); r++) {
                 int[] n = window(a, r), w = window(b, r);
                 boolean found = false;
-                for (int len = 4; len <= 8 && !found; len++)
-                    for (int s = 0; s + 2 * len <= n.length && !found; s++) {
+                for (int len = min; len <= max && !found; len++)
+                    for (int s = 0; s + copies * len <= n.length && !found; s++) {
                         int[] expect = n.clone();
-                        System.arraycopy(n, s, expect, s + len, len);
+                        for (int c = 1; c < copies; c++) System.arraycopy(n, s, expect, s + c * len, len);
                         found = java.util.Arrays.equals(expect, w);
                     }
-                assertTrue(found, "step " + step + " row " + r + " is its natural window with one span of 4–8 tokens written twice");
+                assertTrue(found, "step " + step + " row " + r + " is its natural window with one span of " + min + "–" + max
+                        + " tokens written " + copies + " times");
             }
         }
+    }
+
+    @Test
+    void aShareOfRowsRepeatsASpanOfItsOwnWindowTwiceOrMoreAndTheRestIsTheNaturalWindow(@TempDir Path tmp) throws Exception {
+        Path data = corpus(tmp.resolve("brown"));
+        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
+        BrownTask always = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 4, \"max_len\": 8}"), data);
+        assertEveryRowRepeatsOneSpan(natural, always, 4, 8, 2);
+        // or several times in a row
+        BrownTask four = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 8, \"copies\": 4}"), data);
+        assertEveryRowRepeatsOneSpan(natural, four, 3, 8, 4);
+        var tooLong = assertThrows(IllegalArgumentException.class,
+                () -> new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 9, \"copies\": 4}"), data));
+        assertTrue(tooLong.getMessage().contains("max_len <= (seq + 1) / copies = 8"), tooLong.getMessage());
+        var one = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1, \"copies\": 1}"), data));
+        assertTrue(one.getMessage().contains("repeat.copies must be at least 2"), one.getMessage());
         BrownTask half = new BrownTask(recipe(data, "{\"share\": 0.5, \"min_len\": 4, \"max_len\": 8}"), data);
         int changed = 0, rows = 0;
         for (long step = 0; step < 50; step++) {
@@ -99,32 +113,6 @@ class BrownTaskTest {
             assertArrayEquals(b.tokens(), half.batch(step).tokens(), "a step's batch depends only on the seed and the step");
         }
         assertTrue(changed > 0.4 * rows && changed < 0.6 * rows, changed + " of " + rows + " rows repeat a span");
-    }
-
-    @Test
-    void aSpanCanBeWrittenSeveralTimesInARow(@TempDir Path tmp) throws Exception {
-        Path data = corpus(tmp.resolve("brown"));
-        BrownTask natural = new BrownTask(recipe(data, "{}"), data);
-        BrownTask four = new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 8, \"copies\": 4}"), data);
-        for (long step = 0; step < 5; step++) {
-            Task.StepBatch a = natural.batch(step), b = four.batch(step);
-            for (int r = 0; r < a.rows(); r++) {
-                int[] n = window(a, r), w = window(b, r);
-                boolean found = false;
-                for (int len = 3; len <= 8 && !found; len++)
-                    for (int s = 0; s + 4 * len <= n.length && !found; s++) {
-                        int[] expect = n.clone();
-                        for (int c = 1; c < 4; c++) System.arraycopy(n, s, expect, s + c * len, len);
-                        found = java.util.Arrays.equals(expect, w);
-                    }
-                assertTrue(found, "step " + step + " row " + r + " is its natural window with one span of 3–8 tokens written four times");
-            }
-        }
-        var tooLong = assertThrows(IllegalArgumentException.class,
-                () -> new BrownTask(recipe(data, "{\"share\": 1, \"min_len\": 3, \"max_len\": 9, \"copies\": 4}"), data));
-        assertTrue(tooLong.getMessage().contains("max_len <= (seq + 1) / copies = 8"), tooLong.getMessage());
-        var one = assertThrows(IllegalArgumentException.class, () -> new BrownTask(recipe(data, "{\"share\": 1, \"copies\": 1}"), data));
-        assertTrue(one.getMessage().contains("repeat.copies must be at least 2"), one.getMessage());
     }
 
     @Test
