@@ -93,13 +93,16 @@ public final class LowRank {
     /** The non-zero eigenvalues (square matrices): those of Rᵀ·L [r][r], which L·Rᵀ shares; as [re, im] pairs. */
     public double[][] eigenvalues() {
         if (n != m) throw new IllegalArgumentException("eigenvalues of a non-square matrix");
+        // one pass over the rows (a row of each factor at a time), not r² passes down the columns
         double[][] small = new double[r][r];
-        for (int a = 0; a < r; a++)
-            for (int b = 0; b < r; b++) {
-                double s = 0;
-                for (int t = 0; t < n; t++) s += rightD[t][a] * leftD[t][b];
-                small[a][b] = s;
+        for (int t = 0; t < n; t++) {
+            double[] rt = rightD[t], lt = leftD[t];
+            for (int a = 0; a < r; a++) {
+                double v = rt[a];
+                double[] sa = small[a];
+                for (int b = 0; b < r; b++) sa[b] += v * lt[b];
             }
+        }
         EigenDecomposition e = new EigenDecomposition(new Array2DRowRealMatrix(small, false));
         double[][] out = new double[r][];
         for (int a = 0; a < r; a++) out[a] = new double[]{e.getRealEigenvalue(a), e.getImagEigenvalue(a)};
