@@ -24,12 +24,16 @@ torch.set_num_threads(1)
 V=int(sys.argv[1]); arch=sys.argv[2]; STEPS=int(sys.argv[3]); LR=float(sys.argv[4]); TASK=sys.argv[5]
 L=int(sys.argv[6]) if len(sys.argv)>6 else 2
 # variants through the environment: WD (weight decay of the matrices, 0.1), EMB_WD (of wte/wpe, as WD), B (batch, 16),
-# DROPOUT (0)
+# DROPOUT (0), PROJ_SCALE (a factor on the initial c_proj weights, 1: Loupe's 0.02/√(2L))
 WD=float(os.environ.get("WD","0.1")); EMB_WD=float(os.environ.get("EMB_WD",str(WD))); B=int(os.environ.get("B","16"))
 DROPOUT=float(os.environ.get("DROPOUT","0"))  # residual dropout during training steps
 T=128; BOS=0
 cfg=ref.Config(n_layer=L,n_head=4,n_embd=128,n_positions=T+1,vocab_size=V,n_inner=512,attn_only=(arch=="attn"))
-W=tl.init(cfg,1); [w.requires_grad_(True) for w in W.values()]
+W=tl.init(cfg,1)
+PROJ_SCALE=float(os.environ.get("PROJ_SCALE","1"))
+for n in W:
+    if n.endswith("c_proj.weight"): W[n]*=PROJ_SCALE
+[w.requires_grad_(True) for w in W.values()]
 emb=("wte.weight","wpe.weight")
 dec=[w for n,w in W.items() if tl.decays(n) and n not in emb]; nod=[w for n,w in W.items() if not tl.decays(n)]
 opt=torch.optim.AdamW([{"params":dec,"weight_decay":WD},{"params":[W[n] for n in emb],"weight_decay":EMB_WD},
