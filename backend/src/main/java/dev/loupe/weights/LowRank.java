@@ -20,11 +20,62 @@ import java.util.stream.IntStream;
  */
 public final class LowRank {
     private final int n, m, r;
-    private final float[] left;      // [n][r]
-    private final float[] rightT;    // [r][m], columns in the order of decreasing norm (see colOrder)
-    private final int[] colOrder;    // rightT column c is column colOrder[c] of the matrix
-    private final double[] leftNorm, colNormSorted;
     private final double[][] leftD, rightD; // the factors in double, for exact rows and the eigenvalues
+    private volatile Search search;         // the float copies {@link #topRows} screens with, made on its first call
+    private volatile double[][] gramLeft, gramRight;
+
+    /** The factors in float for the screening of {@link #topRows}, with the norms that bound its entries. */
+    private static final class Search {
+        final float[] left;      // [n][r]
+        final float[] rightT;    // [r][m], columns in the order of decreasing norm (see colOrder)
+        final int[] colOrder;    // rightT column c is column colOrder[c] of the matrix
+        final double[] leftNorm, colNormSorted;
+
+        Search(double[][] l, double[][] rt) {
+            int n = l.length, m = rt.length, r = l[0].length;
+            left = new float[n * r];
+            leftNorm = new double[n];
+            for (int i = 0; i < n; i++) {
+                double s = 0;
+                for (int a = 0; a < r; a++) {
+                    left[i * r + a] = (float) l[i][a];
+                    s += l[i][a] * l[i][a];
+                }
+                leftNorm[i] = Math.sqrt(s);
+            }
+            double[] colNorm = new double[m];
+            for (int j = 0; j < m; j++) {
+                double s = 0;
+                for (int a = 0; a < r; a++) s += rt[j][a] * rt[j][a];
+                colNorm[j] = Math.sqrt(s);
+            }
+            colOrder = IntStream.range(0, m).boxed().sorted(Comparator.comparingDouble(j -> -colNorm[j])).mapToInt(Integer::intValue).toArray();
+            colNormSorted = new double[m];
+            rightT = new float[r * m];
+            for (int c = 0; c < m; c++) {
+                colNormSorted[c] = colNorm[colOrder[c]];
+                for (int a = 0; a < r; a++) rightT[a * m + c] = (float) rt[colOrder[c]][a];
+            }
+        }
+    }
+
+    private Search search() {
+        Search s = search;
+        if (s == null) search = s = new Search(leftD, rightD); // a race builds it twice, never wrongly
+        return s;
+    }
+
+    private double[][] gramLeft() {
+        double[][] g = gramLeft;
+        if (g == null) gramLeft = g = Linalg.gram(leftD);
+        return g;
+    }
+
+    private double[][] gramRight() {
+        double[][] g = gramRight;
+        if (g == null) gramRight = g = Linalg.gram(rightD);
+        return g;
+    }
 
     /** @param l the left factor [n][r], @param rt the right factor [m][r] (the matrix is l·rtᵀ) */
     public LowRank(double[][] l, double[][] rt) {
@@ -35,29 +86,6 @@ public final class LowRank {
         r = l[0].length;
         leftD = l;
         rightD = rt;
-        left = new float[n * r];
-        leftNorm = new double[n];
-        for (int i = 0; i < n; i++) {
-            double s = 0;
-            for (int a = 0; a < r; a++) {
-                left[i * r + a] = (float) l[i][a];
-                s += l[i][a] * l[i][a];
-            }
-            leftNorm[i] = Math.sqrt(s);
-        }
-        double[] colNorm = new double[m];
-        for (int j = 0; j < m; j++) {
-            double s = 0;
-            for (int a = 0; a < r; a++) s += rt[j][a] * rt[j][a];
-            colNorm[j] = Math.sqrt(s);
-        }
-        colOrder = IntStream.range(0, m).boxed().sorted(Comparator.comparingDouble(j -> -colNorm[j])).mapToInt(Integer::intValue).toArray();
-        colNormSorted = new double[m];
-        rightT = new float[r * m];
-        for (int c = 0; c < m; c++) {
-            colNormSorted[c] = colNorm[colOrder[c]];
-            for (int a = 0; a < r; a++) rightT[a * m + c] = (float) rt[colOrder[c]][a];
-        }
     }
 
     public int rows() { return n; }
@@ -88,7 +116,7 @@ public final class LowRank {
     public LowRank transpose() { return new LowRank(rightD, leftD); }
 
     /** Frobenius norm: √tr((LᵀL)(RᵀR)). */
-    public double norm() { return Math.sqrt(Linalg.traceProduct(Linalg.gram(leftD), Linalg.gram(rightD))); }
+    public double norm() { return Math.sqrt(Linalg.traceProduct(gramLeft(), gramRight())); }
 
     /** The non-zero eigenvalues (square matrices): those of Rᵀ·L [r][r], which L·Rᵀ shares; as [re, im] pairs. */
     public double[][] eigenvalues() {
@@ -148,7 +176,7 @@ public final class LowRank {
      * so the cost is n·r² whatever m is.
      */
     public List<double[]> topRowsByNorm(int count) {
-        double[][] g = Linalg.gram(rightD);
+        double[][] g = gramRight();
         double[] norm = new double[n];
         IntStream.range(0, n).parallel().forEach(i -> {
             double s = 0;
@@ -160,8 +188,7 @@ public final class LowRank {
             }
             norm[i] = Math.sqrt(Math.max(0, s));
         });
-        return IntStream.range(0, n).boxed().sorted(Comparator.comparingDouble(i -> -norm[i])).limit(count)
-                .map(i -> new double[]{i, norm[i]}).toList();
+        return top(norm, count, false, i -> new Entry(i, i, 0)).stream().map(e -> new double[]{e.row(), e.value()}).toList();
     }
 
     /** Rows by their largest entry: the row, its largest entry and where. */
@@ -212,6 +239,8 @@ public final class LowRank {
         int k = Math.min(Math.max(count, 0), n);
         if (k == 0) return List.of();
         double s = negative ? -1 : 1;
+        Search z = search();
+        double[] leftNorm = z.leftNorm;
         int[] rowsByNorm = IntStream.range(0, n).boxed()
                 .sorted(Comparator.<Integer>comparingDouble(i -> -leftNorm[i]).thenComparingInt(i -> i)).mapToInt(Integer::intValue).toArray();
         Comparator<RowMax> better = Comparator.<RowMax>comparingDouble(x -> s * x.value()).thenComparingInt(x -> -x.row()); // larger is better
@@ -220,13 +249,16 @@ public final class LowRank {
         AtomicInteger next = new AtomicInteger();
         LongAdder computed = new LongAdder();
         int workers = Math.min(groups, ForkJoinPool.getCommonPoolParallelism() + 1);
-        IntStream.range(0, workers).parallel().forEach(w -> computed.add(searchGroups(rowsByNorm, groups, next, best, s)));
+        IntStream.range(0, workers).parallel().forEach(w -> computed.add(searchGroups(z, rowsByNorm, groups, next, best, s)));
         if (visited != null) visited[0] = computed.sum();
         return best.sorted();
     }
 
     /** One worker of {@link #topRows}: takes the next group of rows until none is left or none can enter; returns the entries it computed. */
-    private long searchGroups(int[] rowsByNorm, int groups, AtomicInteger next, TopRows best, double s) {
+    private long searchGroups(Search z, int[] rowsByNorm, int groups, AtomicInteger next, TopRows best, double s) {
+        float[] left = z.left;
+        int[] colOrder = z.colOrder;
+        double[] leftNorm = z.leftNorm, colNormSorted = z.colNormSorted;
         float[] acc = new float[GROUP * BLOCK];
         float[] lg = new float[GROUP * r];
         int[] rows = new int[GROUP];
@@ -257,7 +289,7 @@ public final class LowRank {
                     needed = leftNorm[rows[q]] * colNormSorted[c0] >= Math.max(tau, rowBest[q]) - slack[q];
                 if (!needed) break;
                 int bl = Math.min(BLOCK, m - c0);
-                block(lg, c0, bl, acc);
+                block(z.rightT, lg, c0, bl, acc);
                 computed += (long) len * bl;
                 for (int q = 0; q < len; q++) {
                     int i = rows[q], off = q * BLOCK;
@@ -283,7 +315,7 @@ public final class LowRank {
      * acc[q·BLOCK + c] = lg[q]·R_{colOrder[c0 + c]} (in float) for the {@link #GROUP} (4) rows of {@code lg} and the
      * {@code len} columns from c0 in norm order: one pass over the block of Rᵀ serves every row.
      */
-    private void block(float[] lg, int c0, int len, float[] acc) {
+    private void block(float[] rightT, float[] lg, int c0, int len, float[] acc) {
         Arrays.fill(acc, 0f);
         for (int a = 0; a < r; a++) {
             int base = a * m + c0;
