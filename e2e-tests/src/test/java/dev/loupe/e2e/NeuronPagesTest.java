@@ -386,7 +386,10 @@ class NeuronPagesTest extends BrowserTest {
         assertThat(sorter).hasAttribute("direction", "asc");
         sorter.click();
         assertThat(sorter).hasAttribute("direction", "desc");
-        page.waitForCondition(() -> !shownNeurons().isEmpty() && shownNeurons().get(0).equals(LAYER + "/" + best.get("index").asInt()));
+        page.waitForCondition(() -> {
+            List<String> shown = shownNeurons(); // read once: the grid may re-render between two reads
+            return !shown.isEmpty() && shown.get(0).equals(LAYER + "/" + best.get("index").asInt());
+        });
 
         // a range on every statistic, then class and label, each counted against the REST table
         record Filter(String id, String value, Predicate<JsonNode> keeps) {}
