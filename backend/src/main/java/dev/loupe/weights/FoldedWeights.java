@@ -14,15 +14,15 @@ import dev.loupe.model.GptWeights;
  * <li>W_U = diag(ln_f.w)·W_Eᵀ (tied) centred over d_model, then over the vocabulary (softmax ignores a constant).</li>
  * </ul>
  * LayerNorm's division by the norm of its input and all biases are left out, as in TransformerLens's QK and OV.
- * Everything is held in double; W_E and W_U as [d_vocab][d_model] rows.
+ * Everything is held in double; W_E and W_U as [d_vocab][d_model] {@link VocabTable}s.
  */
 public final class FoldedWeights {
     private final GptConfig config;
-    private final double[][] wE, wU;
+    private final VocabTable wE, wU;
     /** [layer][head]: W_Q, W_K, W_V as [d_model][d_head]; W_O as [d_head][d_model]. */
     private final double[][][][] wQ, wK, wV, wO;
 
-    private FoldedWeights(GptConfig config, double[][] wE, double[][] wU,
+    private FoldedWeights(GptConfig config, VocabTable wE, VocabTable wU,
                           double[][][][] wQ, double[][][][] wK, double[][][][] wV, double[][][][] wO) {
         this.config = config;
         this.wE = wE;
@@ -37,20 +37,24 @@ public final class FoldedWeights {
         GptConfig c = w.config();
         int d = c.dModel(), dh = c.dHead(), nh = c.nHeads(), nl = c.nLayers(), vocab = c.dVocab();
         float[] wte = w.get("wte.weight").data();
-        double[][] e = new double[vocab][d];
-        for (int t = 0; t < vocab; t++) {
-            for (int i = 0; i < d; i++) e[t][i] = wte[t * d + i];
-            centre(e[t]);
-        }
+        VocabTable e = VocabTable.of(vocab, d, (t, row) -> {
+            for (int i = 0; i < d; i++) row[i] = wte[t * d + i];
+            centre(row);
+        });
         float[] lnf = w.get("ln_f.weight").data();
-        double[][] u = new double[vocab][d];
+        VocabTable.Rows unembed = (t, row) -> {
+            for (int i = 0; i < d; i++) row[i] = (double) wte[t * d + i] * lnf[i];
+            centre(row); // over d_model, for each token
+        };
+        double[] mean = new double[d], row = new double[d];
         for (int t = 0; t < vocab; t++) {
-            for (int i = 0; i < d; i++) u[t][i] = (double) wte[t * d + i] * lnf[i];
-            centre(u[t]); // over d_model, for each token
+            unembed.fill(t, row);
+            for (int i = 0; i < d; i++) mean[i] += row[i];
         }
-        double[] mean = new double[d];
-        for (double[] row : u) for (int i = 0; i < d; i++) mean[i] += row[i];
-        for (double[] row : u) for (int i = 0; i < d; i++) row[i] -= mean[i] / vocab; // over the vocabulary
+        VocabTable u = VocabTable.of(vocab, d, (t, r) -> {
+            unembed.fill(t, r);
+            for (int i = 0; i < d; i++) r[i] -= mean[i] / vocab; // over the vocabulary
+        });
 
         double[][][][] q = new double[nl][nh][][], k = new double[nl][nh][][], v = new double[nl][nh][][], o = new double[nl][nh][][];
         for (int l = 0; l < nl; l++) {
@@ -95,10 +99,10 @@ public final class FoldedWeights {
     public GptConfig config() { return config; }
 
     /** [d_vocab][d_model], centred over d_model. */
-    public double[][] embed() { return wE; }
+    public VocabTable embed() { return wE; }
 
     /** W_U transposed: [d_vocab][d_model] (row t is the direction whose dot product with the stream is logit t). */
-    public double[][] unembedT() { return wU; }
+    public VocabTable unembedT() { return wU; }
 
     public double[][] wQ(int l, int h) { return wQ[l][h]; }
     public double[][] wK(int l, int h) { return wK[l][h]; }

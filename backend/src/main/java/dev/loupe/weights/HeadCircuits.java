@@ -23,29 +23,13 @@ public final class HeadCircuits {
     private HeadCircuits() {}
 
     public static LowRank qk(FoldedWeights w, int layer, int head) {
-        return new LowRank(times(w.embed(), w.wQ(layer, head)), times(w.embed(), w.wK(layer, head)));
+        double[][][] f = w.embed().times(w.wQ(layer, head), w.wK(layer, head));
+        return new LowRank(f[0], f[1]);
     }
 
     public static LowRank ov(FoldedWeights w, int layer, int head) {
         // right factor: row t is W_O·W_U[:, t], i.e. [d_vocab][d_head] = W_Uᵀ·W_Oᵀ
-        return new LowRank(times(w.embed(), w.wV(layer, head)), times(w.unembedT(), Linalg.transpose(w.wO(layer, head))));
-    }
-
-    /** X [n][d] · Y [d][r] → [n][r]. */
-    private static double[][] times(double[][] x, double[][] y) {
-        int n = x.length;
-        double[][] out = new double[n][];
-        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
-            double[] row = new double[y[0].length];
-            double[] xi = x[i];
-            for (int a = 0; a < xi.length; a++) {
-                double v = xi[a];
-                double[] ya = y[a];
-                for (int b = 0; b < row.length; b++) row[b] += v * ya[b];
-            }
-            out[i] = row;
-        });
-        return out;
+        return new LowRank(w.embed().times(w.wV(layer, head))[0], w.unembedT().times(Linalg.transpose(w.wO(layer, head)))[0]);
     }
 
     /** A token with a value. */

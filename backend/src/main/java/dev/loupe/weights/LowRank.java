@@ -22,7 +22,7 @@ public final class LowRank {
     private final int n, m, r;
     private final double[][] leftD, rightD; // the factors in double, for exact rows and the eigenvalues
     private volatile Search search;         // the float copies {@link #topRows} screens with, made on its first call
-    private volatile double[][] gramLeft, gramRight;
+    private volatile Products products;      // LᵀL, RᵀR and RᵀL, made on first need
 
     /** The factors in float for the screening of {@link #topRows}, with the norms that bound its entries. */
     private static final class Search {
@@ -65,16 +65,46 @@ public final class LowRank {
         return s;
     }
 
-    private double[][] gramLeft() {
-        double[][] g = gramLeft;
-        if (g == null) gramLeft = g = Linalg.gram(leftD);
-        return g;
+    /** The r × r products of the factors every summary reads: LᵀL, RᵀR (norms) and RᵀL (eigenvalues; square only). */
+    private record Products(double[][] leftGram, double[][] rightGram, double[][] rightLeft) {}
+
+    private static final int CHUNK = 4096;
+
+    /**
+     * All three in one pass over the rows, in chunks shared out to the cores; the chunks' sums are added in chunk
+     * order, so the result does not depend on which core did what.
+     */
+    private Products products() {
+        Products p = products;
+        if (p != null) return p;
+        boolean square = n == m;
+        int chunks = (Math.max(n, m) + CHUNK - 1) / CHUNK;
+        double[][][][] part = new double[chunks][][][];
+        IntStream.range(0, chunks).parallel().forEach(c -> {
+            double[][] ll = new double[r][r], rr = new double[r][r], rl = square ? new double[r][r] : null;
+            accumulate(leftD, leftD, c * CHUNK, Math.min(n, (c + 1) * CHUNK), ll);
+            accumulate(rightD, rightD, c * CHUNK, Math.min(m, (c + 1) * CHUNK), rr);
+            if (square) accumulate(rightD, leftD, c * CHUNK, Math.min(n, (c + 1) * CHUNK), rl);
+            part[c] = new double[][][]{ll, rr, rl};
+        });
+        double[][][] sum = {new double[r][r], new double[r][r], square ? new double[r][r] : null};
+        for (double[][][] pc : part)
+            for (int k = 0; k < 3; k++)
+                if (sum[k] != null) for (int a = 0; a < r; a++) for (int b = 0; b < r; b++) sum[k][a][b] += pc[k][a][b];
+        products = p = new Products(sum[0], sum[1], sum[2]);
+        return p;
     }
 
-    private double[][] gramRight() {
-        double[][] g = gramRight;
-        if (g == null) gramRight = g = Linalg.gram(rightD);
-        return g;
+    /** out += Σ_{t in [from, to)} x_tᵀ·y_t. */
+    private void accumulate(double[][] x, double[][] y, int from, int to, double[][] out) {
+        for (int t = from; t < to; t++) {
+            double[] xt = x[t], yt = y[t];
+            for (int a = 0; a < r; a++) {
+                double v = xt[a];
+                double[] oa = out[a];
+                for (int b = 0; b < r; b++) oa[b] += v * yt[b];
+            }
+        }
     }
 
     /** @param l the left factor [n][r], @param rt the right factor [m][r] (the matrix is l·rtᵀ) */
@@ -116,22 +146,13 @@ public final class LowRank {
     public LowRank transpose() { return new LowRank(rightD, leftD); }
 
     /** Frobenius norm: √tr((LᵀL)(RᵀR)). */
-    public double norm() { return Math.sqrt(Linalg.traceProduct(gramLeft(), gramRight())); }
+    public double norm() { return Math.sqrt(Linalg.traceProduct(products().leftGram(), products().rightGram())); }
 
     /** The non-zero eigenvalues (square matrices): those of Rᵀ·L [r][r], which L·Rᵀ shares; as [re, im] pairs. */
     public double[][] eigenvalues() {
         if (n != m) throw new IllegalArgumentException("eigenvalues of a non-square matrix");
-        // one pass over the rows (a row of each factor at a time), not r² passes down the columns
-        double[][] small = new double[r][r];
-        for (int t = 0; t < n; t++) {
-            double[] rt = rightD[t], lt = leftD[t];
-            for (int a = 0; a < r; a++) {
-                double v = rt[a];
-                double[] sa = small[a];
-                for (int b = 0; b < r; b++) sa[b] += v * lt[b];
-            }
-        }
-        EigenDecomposition e = new EigenDecomposition(new Array2DRowRealMatrix(small, false));
+        double[][] small = products().rightLeft();
+        EigenDecomposition e = new EigenDecomposition(new Array2DRowRealMatrix(small, true));
         double[][] out = new double[r][];
         for (int a = 0; a < r; a++) out[a] = new double[]{e.getRealEigenvalue(a), e.getImagEigenvalue(a)};
         return out;
@@ -176,7 +197,7 @@ public final class LowRank {
      * so the cost is n·r² whatever m is.
      */
     public List<double[]> topRowsByNorm(int count) {
-        double[][] g = gramRight();
+        double[][] g = products().rightGram();
         double[] norm = new double[n];
         IntStream.range(0, n).parallel().forEach(i -> {
             double s = 0;
