@@ -13,11 +13,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The default model at its full context (brown-6l, 256 tokens): big grids are drawn on a canvas with zoom, labels
+ * The default model at its full context (brown-6l-v8, 256 tokens): big grids are drawn on a canvas with zoom, labels
  * stay readable, and every view becomes interactive quickly. Prints the time of every view (first and cached).
  */
 class LongPromptTest extends BrowserTest {
-    static final String MODEL = "brown-6l";
+    static final String MODEL = "brown-6l-v8";
     /**
      * A bound that catches the old behaviour (tens of seconds: one SVG shape per cell) even on a loaded shared
      * machine; the numbers printed are what to report against the 1 s goal.

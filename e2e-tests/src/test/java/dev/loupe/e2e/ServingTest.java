@@ -25,7 +25,7 @@ class ServingTest {
         assertTrue(model != null, r.body());
         assertEquals("UP", model.get("status").asText());
         assertEquals("loaded", model.get("data").get("state").asText());
-        assertEquals("brown-6l", model.get("data").get("model").asText(), "the repository's default model");
+        assertEquals("brown-6l-v8", model.get("data").get("model").asText(), "the repository's default model");
     }
 
     @Test

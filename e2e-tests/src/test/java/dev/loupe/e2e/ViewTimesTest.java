@@ -15,7 +15,7 @@ import static dev.loupe.e2e.Explore.enc;
 import static dev.loupe.e2e.LongPromptTest.prompt;
 
 /**
- * Time of every explorer view on the default model (brown-6l) at its full context (256 tokens), in Chromium, from
+ * Time of every explorer view on the default model (brown-6l-v8) at its full context (256 tokens), in Chromium, from
  * navigation until every chart of the results is drawn and the page answers the next frame; first visit (computed)
  * and again (cached). Reports, does not assert (the numbers depend on the machine): a table on stdout and in
  * target/view-times.md with the server's part (until the first byte of the page), the page's size and the
@@ -23,7 +23,7 @@ import static dev.loupe.e2e.LongPromptTest.prompt;
  */
 @EnabledIfSystemProperty(named = "loupe.viewtimes", matches = "true")
 class ViewTimesTest extends BrowserTest {
-    static final String MODEL = "brown-6l";
+    static final String MODEL = "brown-6l-v8";
 
     /** One measurement, in milliseconds from navigation start (the page's own clock) and bytes. */
     record Time(long total, long server, long bytes) {}
@@ -109,7 +109,7 @@ class ViewTimesTest extends BrowserTest {
 
         double[] load = loadAverage();
         StringBuilder md = new StringBuilder(String.format(java.util.Locale.ROOT,
-                "Chromium, brown-6l, 256-token prompt; load average %.2f %.2f %.2f on %d cores%n%n"
+                "Chromium, " + MODEL + ", 256-token prompt; load average %.2f %.2f %.2f on %d cores%n%n"
                         + "| view | first (ms) | cached (ms) | server, first/cached (ms) | page (KB) |%n| --- | ---: | ---: | ---: | ---: |%n",
                 load[0], load[1], load[2], Runtime.getRuntime().availableProcessors()));
         times.forEach((k, t) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %,d | %,d | %,d / %,d | %,d |%n",
