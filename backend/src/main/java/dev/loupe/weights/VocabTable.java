@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * A vocabulary-sized table in double ([n][d], e.g. the processed W_E), held once in native memory and multiplied
- * by small [d][r] matrices on ONNX Runtime's double MatMul: a head's four d_vocab × d_head factors took 250–350 ms as a
- * JVM loop on two cores and take a quarter of that here. The product is exact to double rounding (only the order
+ * by small [d][r] matrices on ONNX Runtime's double MatMul: a head's four d_vocab × d_head factors took 256–321 ms as a
+ * JVM loop on two shared cores and take 63–181 ms here. The product is exact to double rounding (only the order
  * of the d-term sums differs from a plain loop).
  */
 public final class VocabTable {
@@ -69,7 +69,7 @@ public final class VocabTable {
         for (int i = 0; i < d; i++) for (double[][] y : ys) right.put(y[i]);
         right.rewind();
         DoubleBuffer product = ByteBuffer.allocateDirect(Math.multiplyExact(n * 8, width)).order(ByteOrder.nativeOrder()).asDoubleBuffer();
-        var env = OrtRuntime.env(Runtime.getRuntime().availableProcessors());
+        var env = OrtRuntime.env(THREADS);
         try (OnnxTensor x = OnnxTensor.createTensor(env, flat, new long[]{n, d});
              OnnxTensor y = OnnxTensor.createTensor(env, right, new long[]{d, width});
              OnnxTensor z = OnnxTensor.createTensor(env, product, new long[]{n, width});
@@ -90,6 +90,9 @@ public final class VocabTable {
         }
     }
 
+    /** Threads for ONNX Runtime if this is its first use in the process (else its shared pool's setting holds). */
+    private static final int THREADS = Runtime.getRuntime().availableProcessors();
+
     private static volatile OrtSession matmul;
 
     /** One session for every table: Z = X·Y in double, any sizes. */
@@ -103,7 +106,7 @@ public final class VocabTable {
                     g.input("y", DataType.DOUBLE, "d", "r");
                     g.op("MatMul", "z", List.of("x", "y"));
                     g.output("z", DataType.DOUBLE, "n", "r");
-                    matmul = OrtRuntime.session(g.build().toByteArray(), Runtime.getRuntime().availableProcessors());
+                    matmul = OrtRuntime.session(g.build().toByteArray(), THREADS);
                 }
                 s = matmul;
             }
